@@ -1,0 +1,21 @@
+"""minigan: a small reverse-mode autodiff engine over NumPy (or CuPy on NVIDIA GPUs), for GANs.
+
+Start with :class:`Tensor` (``minigan/tensor.py``), the tape (``minigan/autograd.py``) and the ops
+(``minigan/ops/``): each op's forward and backward stand side by side.
+"""
+
+from minigan.autograd import enable_grad, is_grad_enabled, no_grad
+from minigan.backends import backend, get_backend, set_backend
+from minigan.errors import (BackendError, BackendUnavailableError, DTypeError, GradcheckError, GraphError,
+                            MiniganError, ShapeError)
+from minigan.gradient_check import GradcheckReport, check_gradients, gradcheck
+from minigan.graph import format_graph
+from minigan.ops import (abs, add, astype, clip, concatenate, div, exp, getitem, log, matmul, max, maximum,
+                         mean, minimum, mul, neg, pow, reshape, sigmoid, sqrt, stack, sub, sum, tanh,
+                         transpose, var, where)
+from minigan.tensor import Tensor, get_default_dtype, set_default_dtype, tensor
+
+float32 = "float32"
+float64 = "float64"
+
+__version__ = "0.1.0"

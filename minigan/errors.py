@@ -1,0 +1,41 @@
+"""The exceptions minigan raises.
+
+Each one subclasses the built-in exception a Python user would expect (``ValueError`` for a bad shape,
+``TypeError`` for a bad dtype, ``RuntimeError`` for a misused graph), so ``except ValueError`` keeps
+working, while ``except minigan.MiniganError`` catches everything the library raises on purpose.
+"""
+
+
+class MiniganError(Exception):
+    """Base class of every error minigan raises on purpose."""
+
+
+class ShapeError(MiniganError, ValueError):
+    """An op got operands whose shapes it cannot combine (the message names the op and the shapes)."""
+
+
+class DTypeError(MiniganError, TypeError):
+    """An op or a checker got a dtype it does not accept."""
+
+
+class BackendError(MiniganError, ValueError):
+    """Tensors of different backends met in one op, or an unknown backend name was asked for."""
+
+
+class BackendUnavailableError(MiniganError, RuntimeError):
+    """The CuPy backend was asked for, but CuPy is not installed or no usable CUDA GPU was found."""
+
+
+class GraphError(MiniganError, RuntimeError):
+    """The autograd graph was used in a way that cannot give a right answer (freed graph, non-scalar root)."""
+
+
+class GradcheckError(MiniganError, AssertionError):
+    """``minigan.gradcheck`` found an analytic gradient that disagrees with finite differences.
+
+    ``str(error)`` is the full report; ``error.report`` is the :class:`~minigan.gradient_check.GradcheckReport`.
+    """
+
+    def __init__(self, message, report=None):
+        super().__init__(message)
+        self.report = report

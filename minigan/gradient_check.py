@@ -1,0 +1,268 @@
+"""``gradcheck``: compare autograd's gradients with central finite differences.
+
+The check reduces ``fn``'s output to a scalar with a fixed random cotangent v (not all ones, so a
+backward that ignores or mishandles its incoming gradient is caught, for scalar outputs too):
+
+    L(x) = Σ v ⊙ fn(x)
+
+then compares, for each input that requires grad, the analytic gradient dL/dx from ``backward(v)``
+with a numeric one:
+
+- ``mode="full"``: every element i, (L(x + ε eᵢ) − L(x − ε eᵢ)) / 2ε. Exact location of any error;
+  costs two evaluations of ``fn`` per element.
+- ``mode="random"``: ``n_directions`` random unit vectors u, (L(x + ε u) − L(x − ε u)) / 2ε against
+  ⟨dL/dx, u⟩ (the directional derivative, as Chainer's ``check_backward``). Two evaluations per
+  direction, whatever the size; it says which input is wrong but not which element.
+- ``mode="auto"`` (default): full for inputs of at most ``max_full_elements`` elements, random above.
+
+An element passes when |analytic − numeric| ≤ atol + rtol · |numeric| (PyTorch's defaults: ε = 1e-6,
+atol = 1e-5, rtol = 1e-3). The check also runs backward twice on the same graph and requires the
+same gradients both times (a backward that mutates what it saved fails). Where a full-mode element
+fails and its one-sided differences disagree, the report says the input sits on a kink (ReLU or abs
+at 0), where no gradient check can pass, instead of leaving a mystery.
+
+To check a layer's parameters, pass them as inputs: the check perturbs each input's ``.data`` in
+place (and restores it exactly), so ``gradcheck(lambda x, *p: layer(x), (x, *layer.parameters()))``
+checks the input and every parameter.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from minigan.autograd import no_grad
+from minigan.errors import DTypeError, GradcheckError
+from minigan.tensor import Tensor, check_same_backend
+
+
+@dataclass
+class InputCheck:
+    """The result for one input: the worst element (full mode) or direction (random mode)."""
+
+    position: int
+    shape: tuple
+    mode: str
+    checked: int
+    max_abs_error: float
+    max_rel_error: float
+    worst: object
+    analytic: float
+    numeric: float
+    passed: bool
+    kinks: list = field(default_factory=list)
+
+    def describe_worst(self):
+        if self.mode == "full":
+            return str(tuple(int(i) for i in self.worst))
+        return f"direction {self.worst}"
+
+
+@dataclass
+class GradcheckReport:
+    """Everything ``gradcheck`` measured; ``str(report)`` prints it as a table."""
+
+    inputs: list
+    deterministic: bool
+    nondeterminism: float
+    eps: float
+    atol: float
+    rtol: float
+    passed: bool = False
+
+    def __str__(self):
+        header = (f"{'input':>5}  {'shape':<14} {'mode':<6} {'checked':>7}  {'max abs err':>11}  "
+                  f"{'max rel err':>11}  {'worst at':<14} {'analytic':>12}  {'numeric':>12}  ok")
+        lines = [header]
+        for c in self.inputs:
+            lines.append(
+                f"{c.position:>5}  {str(c.shape):<14} {c.mode:<6} {c.checked:>7}  {c.max_abs_error:>11.3e}  "
+                f"{c.max_rel_error:>11.3e}  {c.describe_worst():<14} {c.analytic:>12.6g}  {c.numeric:>12.6g}  "
+                f"{'yes' if c.passed else 'NO'}"
+            )
+        lines.append(f"tolerance: |analytic - numeric| <= {self.atol:g} + {self.rtol:g} * |numeric|, eps = {self.eps:g}")
+        lines.append("backward deterministic on repeat: " + (
+            "yes" if self.deterministic else f"NO (gradients differ by up to {self.nondeterminism:.3e})"))
+        for c in self.inputs:
+            for index, left, right in c.kinks[:5]:
+                lines.append(
+                    f"input {c.position}, element {tuple(int(i) for i in index)}: one-sided differences disagree "
+                    f"(left {left:.6g}, right {right:.6g}): fn is not differentiable there (a kink such as "
+                    "ReLU or abs at 0), so no gradient check can pass; move the input away from the kink"
+                )
+            if not c.passed and c.mode == "random":
+                lines.append(f"input {c.position}: run with mode='full' to find the wrong element")
+        return "\n".join(lines)
+
+
+def _validate(fn, inputs, allow_float32):
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    inputs = tuple(inputs)
+    if not callable(fn):
+        raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__}")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"gradcheck: input {i} is a {type(t).__name__}, expected a minigan Tensor")
+    checked = [t for t in inputs if t.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
+    check_same_backend("gradcheck", *inputs)
+    for i, t in enumerate(inputs):
+        if t.requires_grad and t.dtype != np.float64 and not allow_float32:
+            raise DTypeError(
+                f"gradcheck: input {i} (shape {t.shape}) is {t.dtype}, but finite differences need float64: "
+                "with eps=1e-6 a float32 perturbation is below the rounding error of the function "
+                "values (float32 keeps about 7 digits), so the numeric gradient is noise and the check "
+                "cannot tell a right backward from a wrong one. Cast inputs with .astype('float64') "
+                "(and build layers with dtype float64), or pass allow_float32=True with a larger eps "
+                "and looser tolerances if you really mean it."
+            )
+    return inputs
+
+
+def _analytic_gradients(fn, inputs, rng):
+    """Gradients of L = Σ v·fn(x), from two backward passes over one graph; also the cotangent v."""
+    saved = [t.grad for t in inputs]
+    try:
+        for t in inputs:
+            t.grad = None
+        out = fn(*inputs)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"gradcheck: fn must return a minigan Tensor, got {type(out).__name__}")
+        xp = out.xp
+        signs = rng.choice([-1.0, 1.0], size=out.shape)
+        v = xp.asarray(signs * rng.uniform(0.5, 1.5, size=out.shape), dtype=out.dtype)
+        zeros = [xp.zeros(t.shape, dtype=t.dtype) for t in inputs]
+        if not out.requires_grad:  # fn ignored every input that needs a gradient: its gradient is 0.
+            return v, zeros, zeros
+        out.backward(v, retain_graph=True)
+        first = [t.grad if t.grad is not None else z for t, z in zip(inputs, zeros)]
+        for t in inputs:
+            t.grad = None
+        out.backward(v)
+        second = [t.grad if t.grad is not None else z for t, z in zip(inputs, zeros)]
+        return v, first, second
+    finally:
+        for t, g in zip(inputs, saved):
+            t.grad = g
+
+
+def _loss(fn, inputs, v):
+    with no_grad():
+        out = fn(*inputs)
+    return float((out.data.astype(np.float64) * v).sum())
+
+
+def _check_full(fn, inputs, position, grad, v, eps, atol, rtol):
+    t = inputs[position]
+    data = t.data
+    analytic = np.asarray(grad.get() if hasattr(grad, "get") else grad, dtype=np.float64)
+    numeric = np.zeros(t.shape)
+    left = np.zeros(t.shape)
+    right = np.zeros(t.shape)
+    f0 = _loss(fn, inputs, v)
+    for index in np.ndindex(*t.shape):
+        original = data[index].copy()
+        data[index] = original + eps
+        f_plus = _loss(fn, inputs, v)
+        data[index] = original - eps
+        f_minus = _loss(fn, inputs, v)
+        data[index] = original
+        numeric[index] = (f_plus - f_minus) / (2 * eps)
+        left[index] = (f0 - f_minus) / eps
+        right[index] = (f_plus - f0) / eps
+    error = np.abs(analytic - numeric)
+    bad = error > atol + rtol * np.abs(numeric)
+    kink = bad & (np.abs(left - right) > atol + rtol * np.maximum(np.abs(left), np.abs(right)))
+    kinks = [(index, left[index], right[index]) for index in zip(*np.nonzero(kink))]
+    return _summarize(position, t.shape, "full", analytic.ravel(), numeric.ravel(), atol, rtol,
+                      locate=lambda i: np.unravel_index(i, t.shape) if t.shape else (), kinks=kinks)
+
+
+def _check_random(fn, inputs, position, grad, v, eps, atol, rtol, n_directions, rng):
+    t = inputs[position]
+    xp = t.xp
+    original = t.data.copy()
+    analytic, numeric = [], []
+    for _ in range(n_directions):
+        u = rng.standard_normal(t.shape)
+        u /= np.linalg.norm(u) or 1.0
+        u_b = xp.asarray(u, dtype=t.dtype)
+        t.data[...] = original + eps * u_b
+        f_plus = _loss(fn, inputs, v)
+        t.data[...] = original - eps * u_b
+        f_minus = _loss(fn, inputs, v)
+        t.data[...] = original
+        numeric.append((f_plus - f_minus) / (2 * eps))
+        analytic.append(float((grad.astype(np.float64) * xp.asarray(u)).sum()))
+    return _summarize(position, t.shape, "random", np.array(analytic), np.array(numeric), atol, rtol,
+                      locate=lambda i: int(i), kinks=[])
+
+
+def _summarize(position, shape, mode, analytic, numeric, atol, rtol, locate, kinks):
+    error = np.abs(analytic - numeric)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(error == 0, 0.0, error / np.abs(numeric))
+        violation = error / (atol + rtol * np.abs(numeric))
+    worst = int(np.argmax(violation)) if violation.size else 0
+    return InputCheck(
+        position=position, shape=tuple(shape), mode=mode, checked=int(analytic.size),
+        max_abs_error=float(error.max()) if error.size else 0.0,
+        max_rel_error=float(relative.max()) if relative.size else 0.0,
+        worst=locate(worst), analytic=float(analytic[worst]) if analytic.size else 0.0,
+        numeric=float(numeric[worst]) if numeric.size else 0.0,
+        passed=bool((violation <= 1).all()), kinks=kinks,
+    )
+
+
+def check_gradients(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", n_directions=10, seed=0,
+                    max_full_elements=1024, allow_float32=False, nondet_tol=0.0):
+    """Run the gradient check and return a :class:`GradcheckReport` (never raises on a mismatch).
+
+    See the module docstring for the method; :func:`gradcheck` is the raising version.
+    """
+    if mode not in ("auto", "full", "random"):
+        raise ValueError(f"gradcheck: mode must be 'auto', 'full' or 'random', got {mode!r}")
+    inputs = _validate(fn, inputs, allow_float32)
+    rng = np.random.default_rng(seed)
+    v, first, second = _analytic_gradients(fn, inputs, rng)
+    v_host = np.asarray(v.get() if hasattr(v, "get") else v, dtype=np.float64)
+    v_backend = inputs[0].xp.asarray(v_host)
+    nondeterminism = max(
+        (float(inputs[0].xp.abs(a.astype(np.float64) - b.astype(np.float64)).max()) if a.size else 0.0)
+        for a, b in zip(first, second)
+    )
+    checks = []
+    for position, t in enumerate(inputs):
+        if not t.requires_grad:
+            continue
+        use_full = mode == "full" or (mode == "auto" and t.size <= max_full_elements)
+        if use_full:
+            checks.append(_check_full(fn, inputs, position, first[position], v_backend, eps, atol, rtol))
+        else:
+            checks.append(_check_random(fn, inputs, position, first[position], v_backend, eps, atol, rtol,
+                                        n_directions, rng))
+    report = GradcheckReport(inputs=checks, deterministic=nondeterminism <= nondet_tol,
+                             nondeterminism=nondeterminism, eps=eps, atol=atol, rtol=rtol)
+    report.passed = report.deterministic and all(c.passed for c in checks)
+    return report
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", n_directions=10, seed=0,
+              max_full_elements=1024, allow_float32=False, nondet_tol=0.0, return_report=False):
+    """Check ``fn``'s gradients against central finite differences.
+
+    ``fn`` takes the tensors ``inputs`` (a tensor or a sequence) and returns a tensor. Every input with
+    ``requires_grad=True`` is checked; inputs must be float64 unless ``allow_float32=True``.
+
+    Returns True on success (or the :class:`GradcheckReport` if ``return_report=True``); raises
+    :class:`~minigan.errors.GradcheckError`, whose message is the report, on failure.
+    """
+    report = check_gradients(fn, inputs, eps=eps, atol=atol, rtol=rtol, mode=mode,
+                             n_directions=n_directions, seed=seed, max_full_elements=max_full_elements,
+                             allow_float32=allow_float32, nondet_tol=nondet_tol)
+    if not report.passed:
+        failed = [f"input {c.position} (shape {c.shape})" for c in report.inputs if not c.passed]
+        what = ", ".join(failed) if failed else "backward is not deterministic"
+        raise GradcheckError(f"gradcheck failed for {what}:\n{report}", report)
+    return report if return_report else True

@@ -1,0 +1,385 @@
+"""``Tensor``: an array, the gradient of a loss with respect to it, and its place on the tape.
+
+dtypes
+------
+Tensors hold floating-point numbers only: ``float32`` (the default, see :func:`set_default_dtype`) or
+``float64`` (what :func:`minigan.gradcheck` needs). Mixing follows one rule each way:
+
+- two tensors of different dtypes promote to the wider one, as in NumPy (float32 + float64 →
+  float64), and the gradient flowing back to the float32 operand is cast back to float32;
+- anything that is not a tensor (a Python or NumPy scalar, a list, an array) takes the dtype of the
+  tensor it meets, so ``x32 * np.float64(2)`` stays float32: no silent upcasts.
+
+Backends
+--------
+A new tensor lives on the current backend (:mod:`minigan.backend`), except that a CuPy array stays on
+the GPU. ``Tensor.to("cupy")`` / ``Tensor.to("numpy")`` move one, differentiably.
+"""
+
+import numpy as np
+
+from minigan import autograd, backends as _backend
+from minigan.errors import BackendError, DTypeError, GraphError
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_default_dtype = np.dtype(np.float32)
+
+
+def get_default_dtype():
+    """The dtype of tensors made from Python numbers, lists and non-float arrays (float32 at start)."""
+    return _default_dtype
+
+
+def set_default_dtype(dtype):
+    """Make ``dtype`` (float32 or float64) the default dtype of new tensors."""
+    global _default_dtype
+    _default_dtype = as_float_dtype(dtype, "set_default_dtype")
+
+
+def as_float_dtype(dtype, op):
+    """``dtype`` as a ``numpy.dtype``, checked to be float32 or float64."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as exc:
+        raise DTypeError(f"{op}: {dtype!r} is not a dtype; expected float32 or float64") from exc
+    if dtype not in FLOAT_DTYPES:
+        raise DTypeError(f"{op}: dtype {dtype} is not supported; expected float32 or float64")
+    return dtype
+
+
+class Tensor:
+    """An n-dimensional float array that can record the ops applied to it and backpropagate.
+
+    Attributes: ``data`` (the backend array), ``grad`` (backend array or None), ``requires_grad``.
+    Tensors produced by ops also know ``op`` (the op's name) and ``parents`` (its input tensors) until
+    backward frees the graph: enough to print or walk the tape (see :mod:`minigan.graph`).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_backward", "_op", "_hooks",
+                 "_retains_grad", "__weakref__")
+    # Make ``ndarray + Tensor`` and ``np.float64(2) * Tensor`` call the Tensor's reflected operator
+    # instead of letting NumPy turn the tensor into an object array.
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad=False, dtype=None, name=None):
+        self.data = _to_array(data, dtype)
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self._parents = ()
+        self._backward = None
+        self._op = None
+        self._hooks = []
+        self._retains_grad = False
+
+    @classmethod
+    def _from_op(cls, data, parents, backward, op):
+        """The output of op ``op``; records it on the tape if grad mode is on and a parent needs it.
+
+        ``backward(g)`` must return one gradient (an array shaped like that parent, or None) per parent.
+        """
+        out = cls.__new__(cls)
+        if isinstance(data, np.generic):  # NumPy reductions return scalars; keep 0-d arrays.
+            data = np.asarray(data)
+        out.data = data
+        out.grad = None
+        out.name = None
+        out._hooks = []
+        out._retains_grad = False
+        if autograd._grad_enabled and any(p.requires_grad for p in parents):
+            out.requires_grad = True
+            out._parents = parents
+            out._backward = backward
+            out._op = op
+        else:
+            out.requires_grad = False
+            out._parents = ()
+            out._backward = None
+            out._op = None
+        return out
+
+    # ----------------------------------------------------------------------------------- properties
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def xp(self):
+        """The array module holding the data: ``numpy`` or ``cupy``."""
+        return _backend.array_module(self.data)
+
+    @property
+    def backend(self):
+        """``"numpy"`` or ``"cupy"``."""
+        return _backend.backend_name(self.data)
+
+    @property
+    def op(self):
+        """Name of the op that produced this tensor, or None for a leaf (or a freed graph's node)."""
+        return self._op
+
+    @property
+    def parents(self):
+        """The input tensors of the op that produced this tensor (empty once the graph is freed)."""
+        return self._parents
+
+    @property
+    def is_leaf(self):
+        """True for tensors not produced by a recorded op: the ones whose ``.grad`` backward fills."""
+        return self._op is None
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self):
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        extra = f", dtype={self.dtype}"
+        if self.backend != "numpy":
+            extra += f", backend={self.backend!r}"
+        if self._op is not None:
+            extra += f", op={self._op!r}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    # ------------------------------------------------------------------------------------- autograd
+    def backward(self, grad=None, retain_graph=False):
+        """Backpropagate from this tensor; see :func:`minigan.autograd.backward`."""
+        autograd.backward(self, grad, retain_graph)
+
+    def detach(self):
+        """The same data (shared, not copied) as a new leaf that records nothing."""
+        return Tensor._from_op(self.data, (), None, None)
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` on a leaf in place and return it."""
+        if not self.is_leaf:
+            raise GraphError(
+                f"requires_grad_() on the output of {self._op!r}: only leaves can change it; "
+                "use .detach() first"
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is known, during backward.
+
+        ``grad`` is the total gradient of the loss with respect to this tensor (a backend array). The
+        hook may return None to leave it as it is, or a new array of the same shape to replace it for
+        the rest of the backward pass (on a leaf: before it is added to ``.grad``). It must not change
+        ``grad`` in place: the same array may flow to other tensors. Returns a handle whose
+        ``remove()`` takes the hook off.
+        """
+        if not self.requires_grad:
+            raise GraphError("register_hook() on a tensor that does not require grad: it gets no gradient")
+        self._hooks.append(hook)
+        return autograd.RemovableHandle(self._hooks, hook)
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (leaves always keep it)."""
+        if not self.requires_grad:
+            raise GraphError("retain_grad() on a tensor that does not require grad: it gets no gradient")
+        self._retains_grad = True
+        return self
+
+    # ---------------------------------------------------------------------------------- conversion
+    def numpy(self):
+        """A host NumPy copy of the data."""
+        if isinstance(self.data, np.ndarray):
+            return self.data.copy()
+        return self.data.get()
+
+    def item(self):
+        """The value of a one-element tensor as a Python float."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): the tensor has {self.data.size} elements (shape {self.shape}), not 1")
+        return float(self.data.reshape(()).item() if hasattr(self.data, "item") else self.data)
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def astype(self, dtype):
+        """A differentiable cast to ``dtype`` (float32 or float64)."""
+        return ops.astype(self, dtype)
+
+    def to(self, target):
+        """A differentiable copy on backend ``target`` ("numpy" or "cupy"), or a cast if a dtype is given."""
+        if isinstance(target, str) and target in _backend.BACKENDS:
+            return ops.to_backend(self, target)
+        return ops.astype(self, target)
+
+    # ----------------------------------------------------------------------------------- operators
+    def __add__(self, other):
+        return ops.add(self, other)
+
+    def __radd__(self, other):
+        return ops.add(other, self)
+
+    def __sub__(self, other):
+        return ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return ops.sub(other, self)
+
+    def __mul__(self, other):
+        return ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.div(other, self)
+
+    def __pow__(self, exponent):
+        return ops.pow(self, exponent)
+
+    def __rpow__(self, base):
+        return ops.rpow(base, self)
+
+    def __matmul__(self, other):
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.matmul(other, self)
+
+    def __neg__(self):
+        return ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ops.abs(self)
+
+    def __getitem__(self, index):
+        return ops.getitem(self, index)
+
+    # Comparisons give backend boolean arrays (masks for ``where``), not tensors: they have no
+    # gradient. ``==`` is left as identity so that tensors can be dict keys and set members.
+    def __lt__(self, other):
+        return self.data < _raw(other)
+
+    def __le__(self, other):
+        return self.data <= _raw(other)
+
+    def __gt__(self, other):
+        return self.data > _raw(other)
+
+    def __ge__(self, other):
+        return self.data >= _raw(other)
+
+    __hash__ = object.__hash__
+
+    # ---------------------------------------------------------------------------------- op methods
+    def sum(self, axis=None, keepdims=False):
+        return ops.sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return ops.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return ops.max(self, axis, keepdims)
+
+    def var(self, axis=None, ddof=0, keepdims=False):
+        return ops.var(self, axis, ddof, keepdims)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = shape[0]
+        return ops.reshape(self, tuple(shape))
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = axes[0]
+        return ops.transpose(self, tuple(axes) if axes else None)
+
+    def exp(self):
+        return ops.exp(self)
+
+    def log(self):
+        return ops.log(self)
+
+    def sqrt(self):
+        return ops.sqrt(self)
+
+    def abs(self):
+        return ops.abs(self)
+
+    def tanh(self):
+        return ops.tanh(self)
+
+    def sigmoid(self):
+        return ops.sigmoid(self)
+
+    def clip(self, min=None, max=None):
+        return ops.clip(self, min, max)
+
+
+def _raw(value):
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _to_array(data, dtype):
+    """``data`` as a float array of the right backend: see the module docstring for the rules."""
+    if isinstance(data, Tensor):
+        data = data.data
+    cupy = _backend._cupy
+    if cupy is not None and isinstance(data, cupy.ndarray):
+        xp = cupy
+    else:
+        xp = _backend.current_module()
+    if dtype is None:
+        kind = getattr(data, "dtype", None)
+        dtype = kind if kind in FLOAT_DTYPES else _default_dtype
+    else:
+        dtype = as_float_dtype(dtype, "tensor")
+    try:
+        return xp.array(data, dtype=dtype, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise DTypeError(f"tensor(): cannot make a {dtype} array from {type(data).__name__}: {exc}") from exc
+
+
+def tensor(data, requires_grad=False, dtype=None, name=None):
+    """A new leaf tensor holding a copy of ``data``.
+
+    ``dtype`` defaults to the array's own dtype when ``data`` is a float32/float64 array, else to the
+    default dtype (float32). The tensor is created on the current backend, unless ``data`` is a CuPy
+    array, which stays on the GPU.
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+
+def check_same_backend(op, *tensors):
+    """Raise :class:`BackendError` naming ``op`` if ``tensors`` do not all live on one backend."""
+    first = type(tensors[0].data)
+    for t in tensors[1:]:
+        if type(t.data) is not first:
+            described = ", ".join(f"{x.backend} {x.dtype}{x.shape}" for x in tensors)
+            raise BackendError(
+                f"{op}: operands live on different backends ({described}); move them to one backend "
+                "with Tensor.to('numpy') or Tensor.to('cupy')"
+            )
+
+
+from minigan import ops  # noqa: E402  (ops needs Tensor defined first)
