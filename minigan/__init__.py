@@ -14,6 +14,7 @@ from minigan.ops import (abs, add, astype, clip, concatenate, div, exp, getitem,
                          mean, minimum, mul, neg, pow, reshape, sigmoid, sqrt, stack, sub, sum, tanh,
                          transpose, var, where)
 from minigan.tensor import Tensor, get_default_dtype, set_default_dtype, tensor
+from minigan import random  # noqa: E402  (after tensor: it builds tensors)
 
 float32 = "float32"
 float64 = "float64"

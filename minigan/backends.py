@@ -107,10 +107,10 @@ def backend(name):
 
 def array_module(array):
     """The module (``numpy`` or ``cupy``) that owns ``array``."""
-    if isinstance(array, np.ndarray):
-        return np
     if _cupy is not None and isinstance(array, _cupy.ndarray):
         return _cupy
+    if isinstance(array, np.ndarray):
+        return np
     raise BackendError(f"expected a NumPy or CuPy array, got {type(array).__name__}")
 
 

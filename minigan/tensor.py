@@ -351,7 +351,7 @@ def _to_array(data, dtype):
         xp = _backend.current_module()
     if dtype is None:
         kind = getattr(data, "dtype", None)
-        dtype = kind if kind in FLOAT_DTYPES else _default_dtype
+        dtype = kind if kind is not None and kind in FLOAT_DTYPES else _default_dtype
     else:
         dtype = as_float_dtype(dtype, "tensor")
     try:

@@ -1,0 +1,13 @@
+"""Layers, losses and containers. ``minigan.nn.functional`` has the function forms."""
+
+from minigan.nn import functional, init  # noqa: F401
+from minigan.nn.activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from minigan.nn.batchnorm import BatchNorm1d
+from minigan.nn.dense import Dense
+from minigan.nn.dropout import Dropout
+from minigan.nn.minibatch_discrimination import MinibatchDiscrimination
+from minigan.nn.module import Module, Parameter, Sequential
+from minigan.nn.normalization import InstanceNorm1d, LayerNorm
+
+__all__ = ["Module", "Parameter", "Sequential", "Dense", "BatchNorm1d", "LeakyReLU", "ReLU", "Tanh", "Sigmoid",
+           "Dropout", "LayerNorm", "InstanceNorm1d", "MinibatchDiscrimination", "functional", "init"]

@@ -1,0 +1,67 @@
+"""Activations: ``leaky_relu`` and ``relu`` as ops with their backward, and the activation modules.
+
+``tanh`` and ``sigmoid`` are core ops (:mod:`minigan.ops.elementwise`); the modules here wrap them.
+At x = 0 (the kink) ReLU and LeakyReLU take the slope of the negative side, as PyTorch does.
+"""
+
+from minigan import ops
+from minigan.nn.module import Module
+from minigan.tensor import Tensor
+
+
+def leaky_relu(x, negative_slope=0.2):
+    """out = x for x > 0, slope · x otherwise;  dx = g for x > 0, slope · g otherwise."""
+    positive = x.data > 0
+    slope = x.xp.asarray(negative_slope, dtype=x.dtype)
+    out = x.xp.where(positive, x.data, x.data * slope)
+
+    def backward(g):
+        return (x.xp.where(positive, g, g * slope),)
+
+    return Tensor._from_op(out, (x,), backward, "leaky_relu")
+
+
+def relu(x):
+    """out = max(x, 0);  dx = g for x > 0, else 0."""
+    positive = x.data > 0
+    out = x.data * positive
+
+    def backward(g):
+        return (g * positive,)
+
+    return Tensor._from_op(out, (x,), backward, "relu")
+
+
+class LeakyReLU(Module):
+    """y = x for x > 0, ``negative_slope`` · x otherwise (0.2 by default, the GAN convention)."""
+
+    def __init__(self, negative_slope=0.2):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class ReLU(Module):
+    """y = max(x, 0)."""
+
+    def forward(self, x):
+        return relu(x)
+
+
+class Tanh(Module):
+    """y = tanh(x)."""
+
+    def forward(self, x):
+        return ops.tanh(x)
+
+
+class Sigmoid(Module):
+    """y = 1 / (1 + e⁻ˣ), computed without overflow for any x."""
+
+    def forward(self, x):
+        return ops.sigmoid(x)

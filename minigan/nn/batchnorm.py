@@ -1,0 +1,153 @@
+"""Batch normalisation (Ioffe & Szegedy, 2015): the fused ``batch_norm`` op and ``BatchNorm1d``.
+
+The op is one node on the tape whose backward returns dx, dγ and dβ in closed form. In training, for a
+batch of m values of one feature (the paper's Algorithm 1):
+
+    μ    = (1/m) Σᵢ xᵢ                    mini-batch mean
+    σ²   = (1/m) Σᵢ (xᵢ − μ)²             mini-batch variance (biased)
+    x̂ᵢ   = (xᵢ − μ) / √(σ² + ε)           normalise
+    yᵢ   = γ x̂ᵢ + β                       scale and shift
+
+and backward, given g = ∂ℓ/∂y (the paper's section 3, one line each):
+
+    ∂ℓ/∂x̂ᵢ = gᵢ · γ
+    ∂ℓ/∂σ² = Σᵢ ∂ℓ/∂x̂ᵢ · (xᵢ − μ) · (−½)(σ² + ε)^(−3/2)
+    ∂ℓ/∂μ  = Σᵢ ∂ℓ/∂x̂ᵢ · (−1/√(σ² + ε)) + ∂ℓ/∂σ² · Σᵢ −2(xᵢ − μ) / m
+    ∂ℓ/∂xᵢ = ∂ℓ/∂x̂ᵢ / √(σ² + ε) + ∂ℓ/∂σ² · 2(xᵢ − μ)/m + ∂ℓ/∂μ / m
+    ∂ℓ/∂γ  = Σᵢ gᵢ · x̂ᵢ
+    ∂ℓ/∂β  = Σᵢ gᵢ
+
+In evaluation mode μ and σ² are the running statistics, constants, so ∂ℓ/∂xᵢ = gᵢ γ / √(σ² + ε).
+"""
+
+from minigan.errors import ShapeError
+from minigan.nn.module import Module, Parameter
+from minigan.tensor import Tensor, check_same_backend, get_default_dtype
+
+
+def _stat_axes(x):
+    if x.ndim == 2:
+        return (0,)
+    if x.ndim == 3:
+        return (0, 2)
+    raise ShapeError(f"batch_norm: expected input of shape (N, C) or (N, C, L), got {x.shape}")
+
+
+def _per_feature(array, ndim):
+    """Shape a (C,) array to broadcast against (N, C) or (N, C, L)."""
+    return array if ndim == 2 else array.reshape(-1, 1)
+
+
+def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    """Normalise ``x`` (N, C) or (N, C, L) per feature C; one op with the closed-form backward above.
+
+    ``weight`` (γ) and ``bias`` (β) are (C,) tensors or None. ``running_mean``/``running_var`` are (C,)
+    tensors or None. In training (``training=True``) the batch statistics normalise, and the running
+    statistics, when given, are updated in place:
+
+        running_mean ← (1 − momentum) · running_mean + momentum · μ
+        running_var  ← (1 − momentum) · running_var  + momentum · σ² · m / (m − 1)   (unbiased σ²)
+
+    Otherwise the running statistics normalise.
+    """
+    axes = _stat_axes(x)
+    affine = weight is not None
+    parents = (x, weight, bias) if affine else (x,)
+    check_same_backend("batch_norm", *parents)
+    channels = x.shape[1]
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and t.shape != (channels,):
+            raise ShapeError(f"batch_norm: {name} has shape {t.shape}, expected ({channels},) for input {x.shape}")
+    m = x.size // channels
+    xp = x.xp
+    if training:
+        if m < 2:
+            raise ShapeError(
+                f"batch_norm: training needs more than one value per feature to estimate a variance, got "
+                f"input of shape {x.shape}; use a batch of at least 2, or eval() mode"
+            )
+        mean = x.data.mean(axis=axes)
+        centered = x.data - _per_feature(mean, x.ndim)
+        var = (centered * centered).mean(axis=axes)
+        if running_mean is not None:
+            running_mean.data *= 1 - momentum
+            running_mean.data += momentum * mean
+        if running_var is not None:
+            running_var.data *= 1 - momentum
+            running_var.data += (momentum * m / (m - 1)) * var
+    else:
+        if running_mean is None or running_var is None:
+            raise ShapeError("batch_norm: evaluation mode needs running_mean and running_var")
+        centered = x.data - _per_feature(running_mean.data, x.ndim)
+        var = running_var.data
+    inv_std = 1 / xp.sqrt(var + eps)
+    x_hat = centered * _per_feature(inv_std, x.ndim)
+    out = x_hat * _per_feature(weight.data, x.ndim) + _per_feature(bias.data, x.ndim) if affine else x_hat
+
+    def backward(g):
+        d_x_hat = g * _per_feature(weight.data, x.ndim) if affine else g
+        if training:
+            d_var = (d_x_hat * centered).sum(axis=axes) * (-0.5 * inv_std ** 3)
+            d_mean = (d_x_hat.sum(axis=axes) * -inv_std
+                      + d_var * (-2.0 * centered).sum(axis=axes) / m)   # second term is 0: Σ(xᵢ−μ) = 0
+            d_x = (d_x_hat * _per_feature(inv_std, x.ndim)
+                   + _per_feature(d_var, x.ndim) * (2.0 / m) * centered
+                   + _per_feature(d_mean / m, x.ndim))
+        else:
+            d_x = d_x_hat * _per_feature(inv_std, x.ndim)
+        if not affine:
+            return (d_x,)
+        d_weight = (g * x_hat).sum(axis=axes) if weight.requires_grad else None
+        d_bias = g.sum(axis=axes) if bias.requires_grad else None
+        return d_x, d_weight, d_bias
+
+    return Tensor._from_op(out, parents, backward, "batch_norm")
+
+
+class BatchNorm1d(Module):
+    """Batch normalisation over (N, C) (or (N, C, L)) inputs, with running statistics.
+
+    - training: normalise with the batch mean and the **biased** batch variance (divide by m); update
+      running_mean ← (1−momentum)·running_mean + momentum·μ and running_var likewise with the
+      **unbiased** batch variance (divide by m−1). This is PyTorch's convention. Keras's
+      ``BatchNormalization`` instead writes ``momentum`` for the weight of the *old* value (0.99 there
+      ≈ 0.01 here) and stores the biased variance.
+    - eval (``.eval()``): normalise with the running statistics.
+    - ``track_running_stats=False``: no running statistics; batch statistics in both modes.
+
+    GAN users often sample from G in training mode on purpose (batch statistics); say which you mean.
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, dtype=None):
+        super().__init__()
+        if num_features < 1:
+            raise ValueError(f"BatchNorm1d: num_features must be positive, got {num_features}")
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1], got {momentum}")
+        dtype = dtype or get_default_dtype()
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        self.weight = Parameter([1.0] * num_features, dtype=dtype) if affine else None
+        self.bias = Parameter([0.0] * num_features, dtype=dtype) if affine else None
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor([0.0] * num_features, dtype=dtype))
+            self.register_buffer("running_var", Tensor([1.0] * num_features, dtype=dtype))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+
+    def forward(self, x):
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ShapeError(
+                f"BatchNorm1d({self.num_features}): expected input of shape (N, {self.num_features}) or "
+                f"(N, {self.num_features}, L), got {x.shape}"
+            )
+        use_batch_stats = self.training or not self.track_running_stats
+        return batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
+                          training=use_batch_stats, momentum=self.momentum, eps=self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"

@@ -1,0 +1,59 @@
+"""The fully connected layer: ``linear`` (one op, hand-written backward) and the ``Dense`` module."""
+
+from minigan.errors import ShapeError
+from minigan.nn import init as initializers
+from minigan.nn.module import Module, Parameter
+from minigan.tensor import Tensor, check_same_backend
+
+
+def linear(x, weight, bias=None):
+    """y = x @ W + b for x of shape (N, in), W (in, out), b (out,) — one op, one node on the tape.
+
+    Backward:  dx = g @ Wᵀ,  dW = xᵀ @ g,  db = Σₙ g  (gradients for inputs that need none are skipped).
+    """
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    check_same_backend("linear", *parents)
+    if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[0]:
+        raise ShapeError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape}: "
+                         "expected x (N, in) and W (in, out)")
+    out = x.data @ weight.data
+    if bias is not None:
+        out += bias.data
+
+    def backward(g):
+        gx = g @ weight.data.T if x.requires_grad else None
+        gw = x.data.T @ g if weight.requires_grad else None
+        if bias is None:
+            return gx, gw
+        return gx, gw, (g.sum(axis=0) if bias.requires_grad else None)
+
+    return Tensor._from_op(out, parents, backward, "linear")
+
+
+class Dense(Module):
+    """Fully connected layer, y = x @ W + b, with W of shape (in_features, out_features).
+
+    ``init`` picks the initialisation (see :mod:`minigan.nn.init`): "uniform" (default), "glorot" or
+    "normal". Parameters are created on the current backend with ``dtype`` (default: the default dtype).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, init="uniform", dtype=None):
+        super().__init__()
+        if in_features < 1 or out_features < 1:
+            raise ValueError(f"Dense: sizes must be positive, got in_features={in_features}, out_features={out_features}")
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(initializers.dense_weight(in_features, out_features, init, dtype))
+        self.bias = Parameter(initializers.dense_bias(in_features, out_features, init, dtype)) if bias else None
+
+    def forward(self, x):
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ShapeError(
+                f"Dense({self.in_features}, {self.out_features}): expected input of shape (N, {self.in_features}), "
+                f"got {x.shape}"
+            )
+        return linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
+

@@ -1,0 +1,105 @@
+"""Losses: binary cross-entropy (on probabilities, and on logits), mean squared error, feature matching.
+
+Each takes ``reduction``: "mean" (default), "sum" or "none". Targets may be soft (label smoothing:
+0.9 instead of 1), given as a tensor, an array or a number.
+"""
+
+import numpy as np
+
+from minigan import ops
+from minigan.errors import ShapeError
+from minigan.ops.broadcasting import constant_like
+from minigan.ops.elementwise import stable_sigmoid
+from minigan.tensor import Tensor, check_same_backend
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(loss, reduction, op):
+    if reduction == "mean":
+        return ops.mean(loss)
+    if reduction == "sum":
+        return ops.sum(loss)
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _target(op, prediction, target):
+    if not isinstance(target, Tensor):
+        target = constant_like(target, prediction, op)
+        if target.ndim == 0:
+            target = constant_like(prediction.xp.full(prediction.shape, target.data), prediction, op)
+    check_same_backend(op, prediction, target)
+    if target.shape != prediction.shape:
+        raise ShapeError(f"{op}: target has shape {target.shape} but the input has shape {prediction.shape}")
+    return target
+
+
+def binary_cross_entropy(p, target, reduction="mean"):
+    """ℓ = −[t · log p + (1 − t) · log(1 − p)] for probabilities p, with each log clamped at −100.
+
+    The clamp (PyTorch's) keeps ℓ finite at p = 0 or 1; p is also floored at the dtype's smallest
+    normal number so no log(0) is ever evaluated. Backward, with the same protection:
+    dp = g · (p − t) / max(p (1 − p), 1e-12),  dt = g · (log(1 − p) − log p).
+    """
+    target = _target("binary_cross_entropy", p, target)
+    xp = p.xp
+    tiny = np.finfo(p.dtype).tiny
+    log_p = xp.maximum(xp.log(xp.maximum(p.data, tiny)), -100.0)
+    log_q = xp.maximum(xp.log(xp.maximum(1 - p.data, tiny)), -100.0)
+    t = target.data
+    loss = -(t * log_p + (1 - t) * log_q)
+
+    def backward(g):
+        dp = g * (p.data - t) / xp.maximum(p.data * (1 - p.data), 1e-12) if p.requires_grad else None
+        dt = g * (log_q - log_p) if target.requires_grad else None
+        return dp, dt
+
+    out = Tensor._from_op(loss, (p, target), backward, "binary_cross_entropy")
+    return _reduce(out, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
+    """ℓ = −[t · log σ(z) + (1 − t) · log(1 − σ(z))] on logits z, in the stable form
+
+        ℓ = max(z, 0) − z · t + log(1 + e^(−|z|))
+
+    finite for any z (±1000 included). Backward: dz = g · (σ(z) − t),  dt = −g · z.
+    """
+    target = _target("binary_cross_entropy_with_logits", logits, target)
+    xp = logits.xp
+    z = logits.data
+    t = target.data
+    loss = xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
+
+    def backward(g):
+        dz = g * (stable_sigmoid(xp, z) - t) if logits.requires_grad else None
+        dt = -g * z if target.requires_grad else None
+        return dz, dt
+
+    out = Tensor._from_op(loss, (logits, target), backward, "bce_with_logits")
+    return _reduce(out, reduction, "binary_cross_entropy_with_logits")
+
+
+def mse_loss(prediction, target, reduction="mean"):
+    """ℓ = (prediction − target)²."""
+    target = _target("mse_loss", prediction, target)
+    difference = prediction - target
+    return _reduce(difference * difference, reduction, "mse_loss")
+
+
+def feature_matching_loss(real_features, fake_features):
+    """‖mean over the batch of f(x) − mean over the batch of f(G(z))‖² (Salimans et al., 2016, §3.1).
+
+    The generator's objective in feature matching: match the statistics of the discriminator's
+    intermediate features on real data. Batch sizes may differ; feature sizes must agree.
+    """
+    check_same_backend("feature_matching_loss", real_features, fake_features)
+    if real_features.shape[1:] != fake_features.shape[1:]:
+        raise ShapeError(
+            f"feature_matching_loss: real features {real_features.shape} and fake features "
+            f"{fake_features.shape} differ beyond the batch axis"
+        )
+    difference = ops.mean(real_features, axis=0) - ops.mean(fake_features, axis=0)
+    return ops.sum(difference * difference)

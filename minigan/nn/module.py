@@ -1,0 +1,239 @@
+"""``Module``, ``Parameter`` and ``Sequential``: the containers layers are built from.
+
+A module owns parameters (tensors it learns), buffers (tensors it keeps but does not learn, such as
+BatchNorm's running statistics) and sub-modules, all found by attribute assignment, as in PyTorch::
+
+    class Net(Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = Dense(4, 2)           # a sub-module
+            self.scale = Parameter([1.0])   # a parameter
+
+        def forward(self, x):
+            return self.fc(x) * self.scale
+"""
+
+from collections import OrderedDict
+
+import numpy as np
+
+from minigan import backends
+from minigan.autograd import RemovableHandle
+from minigan.errors import ShapeError
+from minigan.serialization import load_npz, save_npz
+from minigan.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor a module learns: a leaf with ``requires_grad=True`` unless told otherwise."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True, dtype=None, name=None):
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+
+class Module:
+    """Base class of layers and networks. Subclasses define ``forward``; call the module to run it."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", [])
+        object.__setattr__(self, "training", True)
+
+    # ------------------------------------------------------------------------- registration
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"call Module.__init__() in {type(self).__name__}.__init__ before assigning {name!r}")
+        for registry in (self._parameters, self._buffers, self._modules):
+            registry.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        for registry in ("_parameters", "_buffers", "_modules"):
+            table = self.__dict__.get(registry)
+            if table is not None and name in table:
+                return table[name]
+        raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        for registry in (self._parameters, self._buffers, self._modules):
+            if name in registry:
+                del registry[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name, value):
+        """Keep tensor ``value`` as buffer ``name``: saved in the state dict, not learned."""
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"register_buffer({name!r}): expected a Tensor or None, got {type(value).__name__}")
+        self.__dict__.pop(name, None)
+        self._buffers[name] = value
+
+    # ------------------------------------------------------------------------------ running
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        out = self.forward(*args, **kwargs)
+        for hook in tuple(self._forward_hooks):
+            replaced = hook(self, args, out)
+            if replaced is not None:
+                out = replaced
+        return out
+
+    def register_forward_hook(self, hook):
+        """Call ``hook(module, inputs, output)`` after each forward; a non-None result replaces the output.
+
+        Returns a handle whose ``remove()`` takes the hook off. Combine with ``output.register_hook``
+        to capture each layer's activations and their gradients.
+        """
+        self._forward_hooks.append(hook)
+        return RemovableHandle(self._forward_hooks, hook)
+
+    def train(self, mode=True):
+        """Training mode (BatchNorm uses batch statistics, Dropout drops) for this module and its children."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self):
+        """Evaluation mode: BatchNorm uses its running statistics, Dropout passes everything."""
+        return self.train(False)
+
+    def zero_grad(self):
+        """Forget every parameter's gradient (set ``.grad`` to None)."""
+        for p in self.parameters():
+            p.grad = None
+
+    # ---------------------------------------------------------------------------- traversal
+    def named_modules(self, prefix=""):
+        """(dotted name, module) for this module and every module below it, depth first."""
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        return (m for _, m in self.named_modules())
+
+    def children(self):
+        return iter(self._modules.values())
+
+    def named_parameters(self):
+        """(dotted name, parameter) for every parameter, e.g. ``("0.weight", ...)``; each only once."""
+        seen = set()
+        for prefix, module in self.named_modules():
+            for name, p in module._parameters.items():
+                if p is not None and p not in seen:
+                    seen.add(p)
+                    yield (f"{prefix}.{name}" if prefix else name), p
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self):
+        for prefix, module in self.named_modules():
+            for name, b in module._buffers.items():
+                if b is not None:
+                    yield (f"{prefix}.{name}" if prefix else name), b
+
+    def buffers(self):
+        return [b for _, b in self.named_buffers()]
+
+    # ---------------------------------------------------------------------------- state
+    def state_dict(self):
+        """``{dotted name: array copy}`` of every parameter and buffer, on their backend."""
+        state = OrderedDict()
+        for name, t in list(self.named_parameters()) + list(self.named_buffers()):
+            state[name] = t.data.copy()
+        return state
+
+    def load_state_dict(self, state):
+        """Copy ``state`` into the parameters and buffers. Every key, shape and dtype is checked first:
+        a missing, extra or wrongly shaped entry raises naming it, and nothing is changed."""
+        targets = OrderedDict(list(self.named_parameters()) + list(self.named_buffers()))
+        missing = [k for k in targets if k not in state]
+        extra = [k for k in state if k not in targets]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing key(s) {missing}")
+            if extra:
+                parts.append(f"unexpected key(s) {extra}")
+            raise KeyError(f"{type(self).__name__}.load_state_dict: {'; '.join(parts)}")
+        for name, t in targets.items():
+            shape = tuple(np.shape(state[name]))
+            if shape != t.shape:
+                raise ShapeError(
+                    f"{type(self).__name__}.load_state_dict: {name!r} has shape {shape} in the state dict "
+                    f"but {t.shape} in the module"
+                )
+        converted = [backends.to_backend(_as_array(state[name]), t.backend) for name, t in targets.items()]
+        for t, value in zip(targets.values(), converted):
+            t.data[...] = value  # in place: views of the array (optimizer buffers) stay valid
+        return self
+
+    def save(self, path):
+        """Write the state dict to ``path`` (``.npz``), atomically."""
+        save_npz(path, self.state_dict())
+
+    def load(self, path):
+        """Load a state dict saved by :meth:`save` (checked as in :meth:`load_state_dict`)."""
+        return self.load_state_dict(load_npz(path))
+
+    def to(self, backend_name):
+        """Move every parameter and buffer to ``backend_name`` ("numpy" or "cupy") in place."""
+        for t in self.parameters() + self.buffers():
+            t.data = backends.to_backend(t.data, backend_name)
+            if t.grad is not None:
+                t.grad = backends.to_backend(t.grad, backend_name)
+        return self
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, child in self._modules.items():
+            lines.append(f"  ({name}): " + repr(child).replace("\n", "\n  "))
+        return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
+
+    def extra_repr(self):
+        return ""
+
+
+def _as_array(value):
+    if isinstance(value, Tensor):
+        return value.data
+    if backends._cupy is not None and isinstance(value, backends._cupy.ndarray):
+        return value
+    return np.asarray(value)
+
+
+class Sequential(Module):
+    """Modules applied one after another: ``Sequential(Dense(2, 8), LeakyReLU(), Dense(8, 1))``."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        for i, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential: argument {i} is a {type(module).__name__}, not a Module")
+            setattr(self, str(i), module)
+
+    def forward(self, x):
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def __getitem__(self, index):
+        return list(self._modules.values())[index]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())

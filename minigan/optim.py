@@ -1,0 +1,187 @@
+"""Optimizers: SGD (with momentum and Nesterov), Adagrad, Adam (with AMSGrad).
+
+Each updates its parameters' ``.data`` in place from their ``.grad`` in ``step()``; parameters whose
+``.grad`` is None are skipped (and their step count does not advance). The update rules, with
+g = grad + weight_decay · θ (L2 regularisation folded into the gradient, as PyTorch does):
+
+- SGD:      b ← μ b + g (b = g at the first step);  d = g + μ b if nesterov else b;  θ ← θ − lr · d
+- Adagrad:  s ← s + g²;  θ ← θ − lr · g / (√s + ε)   (Duchi et al., 2011)
+- Adam:     m ← β₁ m + (1 − β₁) g;  v ← β₂ v + (1 − β₂) g²;  m̂ = m / (1 − β₁ᵗ);  v̂ = v / (1 − β₂ᵗ);
+            θ ← θ − lr · m̂ / (√v̂ + ε)   (Kingma & Ba, 2015); with amsgrad, v̂ uses max over time of v.
+
+Full-batch gradient descent is SGD(lr, momentum=0) stepped once per pass over the *whole* data set:
+compute the loss on all samples (or sum the gradients of every minibatch before one ``step()``):
+
+    opt = SGD(model.parameters(), lr=0.1)
+    opt.zero_grad(); loss_fn(model(all_x), all_y).backward(); opt.step()
+
+``state_dict()`` holds every buffer and step count; ``load_state_dict`` of it makes a resumed run
+continue bit for bit.
+"""
+
+import math
+
+import numpy as np
+
+from minigan import backends
+from minigan.errors import ShapeError
+from minigan.serialization import load_npz, save_npz
+
+
+class Optimizer:
+    """Holds the parameters, the hyper-parameters and each parameter's state (buffers, step count)."""
+
+    hyperparameters = ()
+
+    def __init__(self, params, **hyper):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        for name, value in hyper.items():
+            if isinstance(value, (int, float)) and value < 0:
+                raise ValueError(f"{type(self).__name__}: {name} must be non-negative, got {value}")
+        self.hyper = hyper
+        self.state = [dict() for _ in self.params]
+
+    def zero_grad(self):
+        """Set every parameter's ``.grad`` to None."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        """Update every parameter that has a gradient."""
+        for p, state in zip(self.params, self.state):
+            if p.grad is None:
+                continue
+            g = p.grad
+            if self.hyper.get("weight_decay"):
+                g = g + self.hyper["weight_decay"] * p.data
+            state["step"] = state.get("step", 0) + 1
+            self.update(p, g, state)
+
+    def update(self, p, g, state):
+        raise NotImplementedError
+
+    def state_dict(self):
+        """``{"hyper": {...}, "state": [{name: array or number}, ...]}``, copies of everything."""
+        return {
+            "hyper": dict(self.hyper),
+            "state": [{k: (v.copy() if hasattr(v, "copy") else v) for k, v in s.items()} for s in self.state],
+        }
+
+    def load_state_dict(self, state_dict):
+        """Restore a :meth:`state_dict`; checked first (count and shapes), nothing changes on error."""
+        states = state_dict["state"]
+        if len(states) != len(self.params):
+            raise ShapeError(f"{type(self).__name__}.load_state_dict: {len(states)} parameter states for "
+                             f"{len(self.params)} parameters")
+        for i, (p, s) in enumerate(zip(self.params, states)):
+            for k, v in s.items():
+                if hasattr(v, "shape") and v.ndim and tuple(v.shape) != p.shape:
+                    raise ShapeError(f"{type(self).__name__}.load_state_dict: state {k!r} of parameter {i} has "
+                                     f"shape {tuple(v.shape)}, the parameter {p.shape}")
+        self.hyper = dict(state_dict["hyper"])
+        self.state = [
+            {k: (backends.to_backend(v, p.backend).astype(p.dtype, copy=True) if hasattr(v, "shape") and v.ndim
+                 else (int(v) if k == "step" else v))
+             for k, v in s.items()}
+            for p, s in zip(self.params, states)
+        ]
+
+    def save(self, path):
+        """Write :meth:`state_dict` to ``path`` (``.npz``), atomically."""
+        flat = {f"hyper/{k}": np.asarray(v) for k, v in self.hyper.items()}
+        for i, s in enumerate(self.state):
+            for k, v in s.items():
+                flat[f"state/{i}/{k}"] = v if hasattr(v, "shape") else np.asarray(v)
+        save_npz(path, flat)
+
+    def load(self, path):
+        """Restore a file written by :meth:`save` (checked as in :meth:`load_state_dict`)."""
+        flat = load_npz(path)
+        hyper = {k.split("/", 1)[1]: v.item() for k, v in flat.items() if k.startswith("hyper/")}
+        states = [dict() for _ in self.params]  # parameters never stepped have an empty state
+        for k, v in flat.items():
+            if k.startswith("state/"):
+                _, i, name = k.split("/", 2)
+                if int(i) >= len(states):
+                    raise ShapeError(f"{type(self).__name__}.load: {path} has a state for parameter {i}, "
+                                     f"but the optimizer has {len(states)} parameters")
+                states[int(i)][name] = v if v.ndim else v.item()
+        self.load_state_dict({"hyper": hyper, "state": states})
+
+    @property
+    def lr(self):
+        return self.hyper["lr"]
+
+    @lr.setter
+    def lr(self, value):
+        self.hyper["lr"] = value
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum and weight decay."""
+
+    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+        if nesterov and momentum <= 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0")
+        super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+
+    def update(self, p, g, state):
+        momentum = self.hyper["momentum"]
+        if momentum:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = g.copy()
+            else:
+                state["momentum_buffer"] *= momentum
+                state["momentum_buffer"] += g
+            buffer = state["momentum_buffer"]
+            g = g + momentum * buffer if self.hyper["nesterov"] else buffer
+        p.data -= self.hyper["lr"] * g
+
+
+class Adagrad(Optimizer):
+    """Adagrad: per-coordinate learning rates lr / √(Σ g²)."""
+
+    def __init__(self, params, lr=1e-2, eps=1e-10, weight_decay=0.0, initial_accumulator_value=0.0):
+        super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay,
+                         initial_accumulator_value=initial_accumulator_value)
+
+    def update(self, p, g, state):
+        if "sum" not in state:
+            state["sum"] = p.xp.full(p.shape, self.hyper["initial_accumulator_value"], dtype=p.dtype)
+        state["sum"] += g * g
+        p.data -= self.hyper["lr"] * g / (p.xp.sqrt(state["sum"]) + self.hyper["eps"])
+
+
+class Adam(Optimizer):
+    """Adam with bias correction; ``amsgrad=True`` keeps the running maximum of v (Reddi et al., 2018)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+        beta1, beta2 = betas
+        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
+            raise ValueError(f"Adam: betas must be in [0, 1), got {betas}")
+        super().__init__(params, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad)
+
+    def update(self, p, g, state):
+        h = self.hyper
+        xp = p.xp
+        if "exp_avg" not in state:
+            state["exp_avg"] = xp.zeros_like(p.data)
+            state["exp_avg_sq"] = xp.zeros_like(p.data)
+            if h["amsgrad"]:
+                state["max_exp_avg_sq"] = xp.zeros_like(p.data)
+        t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= h["beta1"]
+        m += (1 - h["beta1"]) * g
+        v *= h["beta2"]
+        v += (1 - h["beta2"]) * (g * g)
+        if h["amsgrad"]:
+            xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v = state["max_exp_avg_sq"]
+        bias1 = 1 - h["beta1"] ** t
+        bias2 = 1 - h["beta2"] ** t
+        denominator = xp.sqrt(v) / math.sqrt(bias2) + h["eps"]
+        p.data -= (h["lr"] / bias1) * (m / denominator)

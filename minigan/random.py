@@ -1,0 +1,55 @@
+"""minigan's random numbers: one seeded NumPy generator for initialisation, noise, dropout, shuffling.
+
+Numbers are drawn on the host and copied to the tensor's backend, so a seed gives the same values on
+NumPy and on CuPy. ``get_state()``/``set_state()`` save and restore the generator exactly (a resumed
+training run draws the same noise as an uninterrupted one).
+"""
+
+import numpy as np
+
+from minigan import backends
+from minigan.tensor import Tensor, get_default_dtype
+
+_generator = np.random.default_rng(0)
+
+
+def seed(value):
+    """Restart the generator from ``value`` (an int)."""
+    global _generator
+    _generator = np.random.default_rng(value)
+
+
+def generator():
+    """The ``numpy.random.Generator`` behind every draw."""
+    return _generator
+
+
+def get_state():
+    """The generator's exact state (a dict, JSON-serialisable)."""
+    return _generator.bit_generator.state
+
+
+def set_state(state):
+    """Restore a state from :func:`get_state`."""
+    _generator.bit_generator.state = state
+
+
+def _tensor(values, dtype, requires_grad, backend):
+    dtype = dtype or get_default_dtype()
+    xp = backends.module_for(backend) if backend else backends.current_module()
+    return Tensor(xp.asarray(values.astype(dtype, copy=False)), requires_grad=requires_grad, dtype=dtype)
+
+
+def randn(*shape, dtype=None, requires_grad=False, backend=None):
+    """A tensor of standard normal draws."""
+    return _tensor(_generator.standard_normal(shape), dtype, requires_grad, backend)
+
+
+def uniform(low, high, shape, dtype=None, requires_grad=False, backend=None):
+    """A tensor of draws uniform on [low, high)."""
+    return _tensor(_generator.uniform(low, high, size=shape), dtype, requires_grad, backend)
+
+
+def normal(mean, std, shape, dtype=None, requires_grad=False, backend=None):
+    """A tensor of normal draws with the given mean and standard deviation."""
+    return _tensor(_generator.normal(mean, std, size=shape), dtype, requires_grad, backend)
