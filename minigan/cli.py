@@ -21,6 +21,138 @@ def _gradcheck(args):
     return 1 if failures else 0
 
 
+def _tuple_of_ints(text):
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated widths like 500,500, got {text!r}") from None
+
+
+def _add_train_options(parser):
+    from minigan.gan.trainer import LOSSES, OPTIMIZERS, TrainConfig
+
+    d = TrainConfig()
+    a = parser.add_argument
+    a("--data", default=d.data, help="ring8 | grid25 | digits | mnist:DIR | npz:PATH | npy:PATH (default digits)")
+    a("--steps", type=int, default=d.steps, help=f"training steps (default {d.steps})")
+    a("--batch-size", type=int, default=d.batch_size, help=f"samples per batch (default {d.batch_size})")
+    a("--z-dim", type=int, default=None, help="noise size (default 100 for images, 2 for 2-D sets)")
+    a("--g-hidden", type=_tuple_of_ints, default=None, help="G hidden widths, e.g. 500,500")
+    a("--d-hidden", type=_tuple_of_ints, default=None, help="D hidden widths, e.g. 500,500")
+    a("--g-norm", choices=("none", "batch", "instance"), default=None, help="normalisation in G (default batch)")
+    a("--d-norm", choices=("none", "batch", "instance"), default=d.d_norm, help="normalisation in D (default none)")
+    a("--loss", choices=LOSSES, default=d.loss, help=f"GAN loss (default {d.loss})")
+    a("--d-steps", type=int, default=d.d_steps, help="discriminator updates per generator update (k)")
+    a("--optimizer", choices=OPTIMIZERS, default=d.optimizer,
+      help="adam | sgd (with momentum) | adagrad | gd (full-batch gradient descent)")
+    a("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
+    a("--beta1", type=float, default=d.betas[0], help="Adam beta1 (default 0.5)")
+    a("--momentum", type=float, default=d.momentum, help="SGD momentum (default 0.9)")
+    a("--label-smoothing", type=float, default=0.0, help="one-sided: real targets become 1 - this (e.g. 0.1)")
+    a("--feature-matching", action="store_true", help="G matches D's mean hidden features instead")
+    a("--minibatch-kernels", type=int, default=0, help="add minibatch discrimination with this many kernels")
+    a("--historical-averaging", type=float, default=0.0, help="weight of the historical-averaging penalty")
+    a("--pack", type=int, default=1, help="PacGAN packing degree m (D judges m samples at once)")
+    a("--init", choices=("uniform", "glorot", "normal"), default=d.init, help="weight initialisation")
+    a("--seed", type=int, default=d.seed, help="random seed (default 0)")
+    a("--backend", choices=("numpy", "cupy"), default=d.backend, help="array backend (default numpy)")
+    a("--n-data", type=int, default=None, help="samples drawn for the synthetic 2-D sets")
+    a("--log-every", type=int, default=d.log_every)
+    a("--sample-every", type=int, default=d.sample_every)
+    a("--checkpoint-every", type=int, default=d.checkpoint_every)
+    a("--out", default=None, help="run directory (default runs/<data>-<time>)")
+    a("--resume", default=None, metavar="CHECKPOINT", help="continue the run saved in CHECKPOINT")
+    a("--quiet", action="store_true", help="no progress bar")
+
+
+def _config_from_args(args):
+    from minigan.gan.trainer import TrainConfig
+
+    return TrainConfig(
+        data=args.data, steps=args.steps, batch_size=args.batch_size, z_dim=args.z_dim, g_hidden=args.g_hidden,
+        d_hidden=args.d_hidden, g_norm=args.g_norm, d_norm=args.d_norm, loss=args.loss, d_steps=args.d_steps,
+        optimizer=args.optimizer, lr=args.lr, betas=(args.beta1, 0.999), momentum=args.momentum,
+        label_smoothing=args.label_smoothing, feature_matching=args.feature_matching,
+        minibatch_kernels=args.minibatch_kernels, historical_averaging=args.historical_averaging, pack=args.pack,
+        init=args.init, seed=args.seed, backend=args.backend, n_data=args.n_data, log_every=args.log_every,
+        sample_every=args.sample_every, checkpoint_every=args.checkpoint_every)
+
+
+def _print_metrics(result):
+    for key, value in result.items():
+        if isinstance(value, float):
+            print(f"  {key:<24} {value:.4f}")
+        elif not isinstance(value, list) or len(value) <= 25:
+            print(f"  {key:<24} {value}")
+
+
+def _train(args):
+    import os
+    import time
+
+    from minigan.data import load_dataset
+    from minigan.gan.trainer import Trainer, TrainingDiverged
+
+    if args.resume:
+        trainer = Trainer.from_checkpoint(args.resume, run_dir=args.out or os.path.dirname(os.path.abspath(args.resume)),
+                                          progress=not args.quiet)
+        steps = args.steps if args.steps != trainer.config.steps else trainer.config.steps
+    else:
+        config = _config_from_args(args)
+        dataset = load_dataset(config.data, n_samples=config.n_data, seed=config.seed)
+        name = config.data.split(":")[0]
+        run_dir = args.out or os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        trainer = Trainer(config, dataset, run_dir=run_dir, progress=not args.quiet)
+        steps = config.steps
+    try:
+        result = trainer.train(steps)
+    except TrainingDiverged as exc:
+        print(f"minigan train: {exc}", file=sys.stderr)
+        return 3
+    run = trainer.run_dir
+    print(f"\nrun directory: {run}")
+    print(f"  samples:     {os.path.join(run, 'samples')}")
+    print(f"  curves:      {os.path.join(run, 'curves.png')}")
+    print(f"  metrics:     {os.path.join(run, 'metrics.jsonl')}, {os.path.join(run, 'evaluation.json')}")
+    print(f"  checkpoint:  {trainer.checkpoint_path}")
+    print("evaluation:")
+    _print_metrics(result)
+    return 0
+
+
+def _load_trainer(path):
+    from minigan.gan.trainer import Trainer
+
+    return Trainer.from_checkpoint(path, progress=False)
+
+
+def _sample(args):
+    import numpy as np
+
+    from minigan.gan import plots
+
+    trainer = _load_trainer(args.checkpoint)
+    samples = trainer.sample(args.n, train_mode=args.train_mode)
+    if args.out.endswith(".png"):
+        if trainer.dataset.image_shape is not None:
+            plots.save_sample_grid(args.out, samples, trainer.dataset.image_shape)
+        else:
+            plots.save_scatter(args.out, samples, trainer.dataset.x[:2000], trainer.dataset.modes)
+    else:
+        from minigan.serialization import save_npz
+
+        save_npz(args.out, {"x": np.asarray(samples)})
+    print(f"wrote {args.n} samples to {args.out}")
+    return 0
+
+
+def _eval(args):
+    trainer = _load_trainer(args.checkpoint)
+    print(f"evaluation of {args.checkpoint} (step {trainer.step_count}, {args.n} samples):")
+    _print_metrics(trainer.evaluate(args.n))
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="minigan", description="minigan: a small autodiff engine over NumPy/CuPy, and GANs on it.")
@@ -31,6 +163,27 @@ def build_parser():
     check.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     check.add_argument("--verbose", action="store_true", help="print each case's full report")
     check.set_defaults(run=_gradcheck)
+
+    train = commands.add_parser(
+        "train", help="train a GAN (default: the seed GAN on the bundled digits, on the CPU)",
+        description="Train a GAN and write samples, curves, metrics and checkpoints to a run directory.")
+    _add_train_options(train)
+    train.set_defaults(run=_train)
+
+    sample = commands.add_parser("sample", help="draw samples from a checkpoint",
+                                 description="Draw samples from a trained generator.")
+    sample.add_argument("--checkpoint", required=True, help="checkpoint.npz written by minigan train")
+    sample.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    sample.add_argument("--out", default="samples.png", help="a .png picture or a .npz array (default samples.png)")
+    sample.add_argument("--train-mode", action="store_true",
+                        help="BatchNorm with batch statistics (default: running statistics, eval mode)")
+    sample.set_defaults(run=_sample)
+
+    evaluate = commands.add_parser("eval", help="quality metrics of a checkpoint's generator",
+                                   description="Evaluate a trained generator with the data set's metrics.")
+    evaluate.add_argument("--checkpoint", required=True, help="checkpoint.npz written by minigan train")
+    evaluate.add_argument("--n", type=int, default=2500, help="number of samples (default 2500)")
+    evaluate.set_defaults(run=_eval)
     return parser
 
 

@@ -88,27 +88,34 @@ class Optimizer:
             for p, s in zip(self.params, states)
         ]
 
-    def save(self, path):
-        """Write :meth:`state_dict` to ``path`` (``.npz``), atomically."""
+    def flat_state(self):
+        """:meth:`state_dict` as ``{"hyper/lr": array, "state/0/exp_avg": array, ...}`` for ``.npz`` files."""
         flat = {f"hyper/{k}": np.asarray(v) for k, v in self.hyper.items()}
         for i, s in enumerate(self.state):
             for k, v in s.items():
                 flat[f"state/{i}/{k}"] = v if hasattr(v, "shape") else np.asarray(v)
-        save_npz(path, flat)
+        return flat
 
-    def load(self, path):
-        """Restore a file written by :meth:`save` (checked as in :meth:`load_state_dict`)."""
-        flat = load_npz(path)
+    def load_flat_state(self, flat, source="state"):
+        """Restore what :meth:`flat_state` gave (checked as in :meth:`load_state_dict`)."""
         hyper = {k.split("/", 1)[1]: v.item() for k, v in flat.items() if k.startswith("hyper/")}
         states = [dict() for _ in self.params]  # parameters never stepped have an empty state
         for k, v in flat.items():
             if k.startswith("state/"):
                 _, i, name = k.split("/", 2)
                 if int(i) >= len(states):
-                    raise ShapeError(f"{type(self).__name__}.load: {path} has a state for parameter {i}, "
+                    raise ShapeError(f"{type(self).__name__}: {source} has a state for parameter {i}, "
                                      f"but the optimizer has {len(states)} parameters")
                 states[int(i)][name] = v if v.ndim else v.item()
         self.load_state_dict({"hyper": hyper, "state": states})
+
+    def save(self, path):
+        """Write the state to ``path`` (``.npz``), atomically."""
+        save_npz(path, self.flat_state())
+
+    def load(self, path):
+        """Restore a file written by :meth:`save`."""
+        self.load_flat_state(load_npz(path), source=str(path))
 
     @property
     def lr(self):

@@ -103,3 +103,21 @@ def feature_matching_loss(real_features, fake_features):
         )
     difference = ops.mean(real_features, axis=0) - ops.mean(fake_features, axis=0)
     return ops.sum(difference * difference)
+
+
+def log_softmax(logits, axis=-1):
+    """log softmax(z) = z − m − log Σ exp(z − m), with m = max z held constant (it cancels exactly,
+    and only keeps exp from overflowing)."""
+    shifted = logits - logits.detach().max(axis=axis, keepdims=True)
+    return shifted - ops.log(ops.sum(ops.exp(shifted), axis=axis, keepdims=True))
+
+
+def cross_entropy(logits, labels, reduction="mean"):
+    """ℓ = −log softmax(z)[label] for logits (N, K) and integer labels (N,) in [0, K)."""
+    labels = labels.get() if hasattr(labels, "get") else np.asarray(labels)
+    if logits.ndim != 2 or labels.shape != (logits.shape[0],):
+        raise ShapeError(f"cross_entropy: expected logits (N, K) and labels (N,), got {logits.shape} and {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= logits.shape[1]):
+        raise ShapeError(f"cross_entropy: labels must lie in [0, {logits.shape[1]}), got [{labels.min()}, {labels.max()}]")
+    picked = log_softmax(logits)[np.arange(logits.shape[0]), labels.astype(np.int64)]
+    return _reduce(-picked, reduction, "cross_entropy")

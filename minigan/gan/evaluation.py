@@ -1,0 +1,19 @@
+"""Quality of generated samples: mode metrics on the 2-D sets, classifier metrics on images."""
+
+import dataclasses
+
+
+def evaluate_samples(samples, dataset):
+    """A dict of metrics for ``samples`` (host array (N, D)) drawn to imitate ``dataset``."""
+    if dataset.modes is not None:
+        from minigan.metrics.modes import mode_metrics
+
+        result = mode_metrics(samples, dataset.modes, dataset.mode_std)
+    elif dataset.labels is not None:
+        from minigan.metrics.classifier import get_classifier, image_metrics
+
+        result = image_metrics(samples, get_classifier(dataset), real_x=dataset.x)
+    else:
+        return {"samples": int(len(samples))}
+    values = dataclasses.asdict(result)
+    return {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in values.items()}

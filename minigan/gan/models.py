@@ -1,0 +1,83 @@
+"""The generator and discriminator MLPs.
+
+The seed architecture (the image default, from the GAN chapter in shared/reference):
+
+    G: z(100) → Dense 500 → BN → LeakyReLU → Dense 500 → BN → LeakyReLU → Dense D_out → sigmoid
+    D: x(D_in) → Dense 500 → LeakyReLU → Dense 500 → LeakyReLU → Dense 1   (a logit)
+
+For the 2-D sets a smaller pair: hidden widths (128, 128), z of size 2, and a linear G output (the
+points are not in [0, 1]). Width, depth and the normalisation in each network are configurable.
+"""
+
+from minigan import ops
+from minigan.nn import (BatchNorm1d, Dense, InstanceNorm1d, LeakyReLU, MinibatchDiscrimination, Module,
+                        Sequential, Sigmoid)
+
+NORMS = ("none", "batch", "instance")
+
+
+def _norm_layer(kind, width, dtype):
+    if kind == "batch":
+        return BatchNorm1d(width, dtype=dtype)
+    if kind == "instance":
+        return InstanceNorm1d(width, affine=True, dtype=dtype)
+    if kind == "none":
+        return None
+    raise ValueError(f"unknown normalisation {kind!r}: expected one of {NORMS}")
+
+
+def _hidden_stack(in_features, hidden, norm, dtype, init):
+    layers = []
+    for width in hidden:
+        layers.append(Dense(in_features, width, init=init, dtype=dtype))
+        norm_layer = _norm_layer(norm, width, dtype)
+        if norm_layer is not None:
+            layers.append(norm_layer)
+        layers.append(LeakyReLU(0.2))
+        in_features = width
+    return layers, in_features
+
+
+def build_generator(z_dim, out_dim, hidden=(500, 500), norm="batch", output="sigmoid", dtype=None, init="uniform"):
+    """G: z (N, z_dim) → samples (N, out_dim); ``output`` "sigmoid" (images in [0, 1]) or "linear"."""
+    layers, width = _hidden_stack(z_dim, hidden, norm, dtype, init)
+    layers.append(Dense(width, out_dim, init=init, dtype=dtype))
+    if output == "sigmoid":
+        layers.append(Sigmoid())
+    elif output != "linear":
+        raise ValueError(f"unknown generator output {output!r}: expected 'sigmoid' or 'linear'")
+    return Sequential(*layers)
+
+
+class Discriminator(Module):
+    """D: x (N, in_dim · pack) → one logit per row. ``features(x)`` is the last hidden layer's output
+    (what feature matching compares); minibatch discrimination, when on, sits between the two."""
+
+    def __init__(self, in_dim, hidden=(500, 500), norm="none", pack=1, minibatch_kernels=0, kernel_dim=5,
+                 dtype=None, init="uniform"):
+        super().__init__()
+        self.pack = pack
+        layers, width = _hidden_stack(in_dim * pack, hidden, norm, dtype, init)
+        self.body = Sequential(*layers)
+        self.minibatch = (MinibatchDiscrimination(width, minibatch_kernels, kernel_dim, dtype=dtype)
+                          if minibatch_kernels else None)
+        self.head = Dense(width + minibatch_kernels, 1, init=init, dtype=dtype)
+
+    def features(self, x):
+        return self.body(x)
+
+    def forward(self, x):
+        h = self.features(x)
+        if self.minibatch is not None:
+            h = self.minibatch(h)
+        return self.head(h)
+
+
+def pack_samples(x, pack):
+    """PacGAN packing: (N, D) → (N / pack, pack · D), consecutive samples joined into one row."""
+    if pack == 1:
+        return x
+    n, d = x.shape
+    if n % pack:
+        raise ValueError(f"packing: a batch of {n} samples does not split into groups of {pack}")
+    return ops.reshape(x, (n // pack, pack * d))

@@ -1,0 +1,76 @@
+"""Figures of a run: sample grids, 2-D scatter plots, and the training curves. Written atomically."""
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from minigan.serialization import atomic_write_bytes  # noqa: E402
+
+
+def _save(fig, path):
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, lambda f: f.write(buffer.getvalue()))
+
+
+def image_grid(samples, image_shape, columns=8):
+    """Tile samples (N, H·W) into one (rows·H, columns·W) image with 1-pixel gaps."""
+    h, w = image_shape
+    n = len(samples)
+    rows = -(-n // columns)
+    grid = np.ones((rows * (h + 1) - 1, columns * (w + 1) - 1))
+    for i, sample in enumerate(samples):
+        r, c = divmod(i, columns)
+        grid[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = sample.reshape(h, w)
+    return grid
+
+
+def save_sample_grid(path, samples, image_shape, title=None, columns=8):
+    grid = image_grid(samples, image_shape, columns)
+    fig, ax = plt.subplots(figsize=(columns * 0.6, grid.shape[0] / grid.shape[1] * columns * 0.6 + 0.4))
+    ax.imshow(grid, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    _save(fig, path)
+
+
+def save_scatter(path, samples, real=None, modes=None, title=None):
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    if real is not None:
+        ax.scatter(real[:, 0], real[:, 1], s=2, c="tab:gray", alpha=0.3, label="real")
+    ax.scatter(samples[:, 0], samples[:, 1], s=3, c="tab:blue", alpha=0.5, label="generated")
+    if modes is not None:
+        ax.scatter(modes[:, 0], modes[:, 1], s=40, marker="x", c="tab:red", label="modes")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    _save(fig, path)
+
+
+def save_curves(path, records):
+    """Losses, D(x) and D(G(z)), and per-layer gradient norms against step, from the metrics log."""
+    steps = [r["step"] for r in records]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    axes[0].plot(steps, [r["d_loss"] for r in records], label="D loss")
+    axes[0].plot(steps, [r["g_loss"] for r in records], label="G loss")
+    axes[0].set_title("losses")
+    axes[1].plot(steps, [r["d_real"] for r in records], label="D(x)")
+    axes[1].plot(steps, [r["d_fake"] for r in records], label="D(G(z))")
+    axes[1].set_ylim(0, 1)
+    axes[1].set_title("discriminator outputs")
+    names = sorted({k for r in records for k in r.get("grad_norms", {})})
+    for name in names:
+        values = [r.get("grad_norms", {}).get(name, np.nan) for r in records]
+        axes[2].semilogy(steps, values, label=name, linestyle="-" if name.startswith("G.") else "--")
+    axes[2].set_title("gradient norm per weight (G solid, D dashed)")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.legend(fontsize=6)
+    _save(fig, path)

@@ -1,0 +1,376 @@
+"""The GAN trainer: one object holding G, D, their optimizers and the run directory.
+
+One training step (``Trainer.step``) is ``d_steps`` discriminator updates then one generator update:
+
+- D update: a real batch x and a fake batch G(z) (G in no_grad); with packing (PacGAN) D sees rows
+  of ``pack`` samples. Loss on logits, by ``loss``:
+  "minimax"/"nonsaturating": BCE(D(x), 1 − label_smoothing) + BCE(D(G(z)), 0) (one-sided smoothing);
+  "least_squares": ½ (D(x) − 1)² + ½ D(G(z))²  (Mao et al., 2017).
+- G update (D's parameters frozen, so no D weight gradients are computed):
+  "minimax": −BCE(D(G(z)), 0) = E log(1 − D(G(z))) (Goodfellow et al., 2014, saturating);
+  "nonsaturating": BCE(D(G(z)), 1) = −E log D(G(z));  "least_squares": ½ (D(G(z)) − 1)²;
+  with feature matching instead ‖E f(x) − E f(G(z))‖² on D's last hidden layer (Salimans et al.).
+- Historical averaging adds λ‖θ − θ̄‖² to each network's loss, θ̄ the running mean of past θ
+  (Salimans et al.); its gradient 2λ(θ − θ̄) is added to ``.grad`` before the step.
+
+Batches are drawn with replacement and noise z ~ N(0, I), both from :mod:`minigan.random`, whose
+state is in every checkpoint: a resumed run continues exactly as an uninterrupted one.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from minigan import backends, random
+from minigan.autograd import no_grad
+from minigan.gan import plots
+from minigan.gan.models import Discriminator, build_generator, pack_samples
+from minigan.gan.progress import ProgressBar
+from minigan.nn import functional as F
+from minigan.optim import SGD, Adagrad, Adam
+from minigan.serialization import load_npz, save_npz
+from minigan.tensor import Tensor
+
+LOSSES = ("minimax", "nonsaturating", "least_squares")
+OPTIMIZERS = ("adam", "sgd", "adagrad", "gd")
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the run stopped and the last good checkpoint was kept."""
+
+
+@dataclass
+class TrainConfig:
+    """Every choice of a run. ``None`` means "the default for the data set" (see ``resolved``)."""
+
+    data: str = "digits"
+    steps: int = 2000
+    batch_size: int = 64
+    z_dim: int = None
+    g_hidden: tuple = None
+    d_hidden: tuple = None
+    g_norm: str = None            # "none" | "batch" | "instance"
+    d_norm: str = "none"
+    loss: str = "nonsaturating"
+    d_steps: int = 1
+    optimizer: str = "adam"
+    lr: float = 2e-4
+    betas: tuple = (0.5, 0.999)
+    momentum: float = 0.9
+    label_smoothing: float = 0.0  # one-sided: real targets become 1 − label_smoothing
+    feature_matching: bool = False
+    minibatch_kernels: int = 0
+    historical_averaging: float = 0.0
+    pack: int = 1
+    init: str = "uniform"
+    seed: int = 0
+    backend: str = "numpy"
+    dtype: str = "float32"
+    n_data: int = None            # samples drawn for the synthetic 2-D sets
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    eval_samples: int = 2500
+
+    def resolved(self, dataset):
+        """A copy with every ``None`` replaced by the default for ``dataset``."""
+        images = dataset.image_shape is not None
+        values = dataclasses.asdict(self)
+        defaults = {
+            "z_dim": 100 if images else 2,
+            "g_hidden": (500, 500) if images else (128, 128),
+            "d_hidden": (500, 500) if images else (128, 128),
+            "g_norm": "batch",
+        }
+        for key, value in defaults.items():
+            if values[key] is None:
+                values[key] = value
+        values["g_hidden"] = tuple(values["g_hidden"])
+        values["d_hidden"] = tuple(values["d_hidden"])
+        values["betas"] = tuple(values["betas"])
+        return TrainConfig(**values)
+
+    def check(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.pack < 1 or self.batch_size % self.pack:
+            raise ValueError(f"pack={self.pack} must be ≥ 1 and divide batch_size={self.batch_size}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        for name in ("steps", "batch_size", "d_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+def _optimizer(config, params):
+    if config.optimizer == "adam":
+        return Adam(params, lr=config.lr, betas=config.betas)
+    if config.optimizer == "sgd":
+        return SGD(params, lr=config.lr, momentum=config.momentum)
+    if config.optimizer == "adagrad":
+        return Adagrad(params, lr=config.lr)
+    return SGD(params, lr=config.lr)  # "gd": plain steps on the full data set (batch_size = N)
+
+
+class Trainer:
+    """Train a GAN on ``dataset`` (a :class:`minigan.data.Dataset`) with ``config`` into ``run_dir``."""
+
+    def __init__(self, config, dataset, run_dir=None, progress=True):
+        self.config = config.resolved(dataset)
+        self.config.check()
+        self.dataset = dataset
+        self.run_dir = run_dir
+        self.progress = progress
+        if self.config.optimizer == "gd":
+            self.config.batch_size = len(dataset.x) - len(dataset.x) % self.config.pack
+        backends.set_backend(self.config.backend)
+        random.seed(self.config.seed)
+        c = self.config
+        data_dim = dataset.x.shape[1]
+        self.G = build_generator(c.z_dim, data_dim, c.g_hidden, c.g_norm,
+                                 "sigmoid" if dataset.image_shape else "linear", c.dtype, c.init)
+        self.D = Discriminator(data_dim, c.d_hidden, c.d_norm, c.pack, c.minibatch_kernels, dtype=c.dtype,
+                               init=c.init)
+        self.G_opt = _optimizer(c, self.G.parameters())
+        self.D_opt = _optimizer(c, self.D.parameters())
+        self.data = backends.current_module().asarray(dataset.x.astype(c.dtype))
+        self.averages = {"G": [p.data.copy() for p in self.G.parameters()],
+                         "D": [p.data.copy() for p in self.D.parameters()]}
+        self.step_count = 0
+        self.records = []
+        self.last = {}
+
+    # ------------------------------------------------------------------------------ sampling
+    def noise(self, n):
+        return random.randn(n, self.config.z_dim, dtype=self.config.dtype)
+
+    def real_batch(self, n):
+        index = random.generator().integers(0, len(self.data), size=n)
+        return Tensor(self.data[backends.current_module().asarray(index)])
+
+    def sample(self, n, train_mode=False):
+        """n samples from G as a host NumPy array. BatchNorm uses running statistics unless
+        ``train_mode`` (batch statistics, as during training)."""
+        self.G.train(train_mode)
+        with no_grad():
+            out = self.G(self.noise(n)).numpy()
+        self.G.train(True)
+        return out
+
+    # ------------------------------------------------------------------------------- losses
+    def _d_loss(self, real_logits, fake_logits):
+        c = self.config
+        if c.loss == "least_squares":
+            return 0.5 * F.mse_loss(real_logits, 1.0) + 0.5 * F.mse_loss(fake_logits, 0.0)
+        return (F.binary_cross_entropy_with_logits(real_logits, 1.0 - c.label_smoothing)
+                + F.binary_cross_entropy_with_logits(fake_logits, 0.0))
+
+    def _g_loss(self, fake_logits):
+        c = self.config
+        if c.loss == "least_squares":
+            return 0.5 * F.mse_loss(fake_logits, 1.0)
+        if c.loss == "minimax":
+            return -F.binary_cross_entropy_with_logits(fake_logits, 0.0)
+        return F.binary_cross_entropy_with_logits(fake_logits, 1.0)
+
+    def _add_historical_average(self, name, params):
+        weight = self.config.historical_averaging
+        if not weight:
+            return
+        for p, average in zip(params, self.averages[name]):
+            if p.grad is not None:
+                p.grad = p.grad + (2 * weight) * (p.data - average)
+
+    def _update_averages(self, name, params):
+        if not self.config.historical_averaging:
+            return
+        t = self.step_count
+        for p, average in zip(params, self.averages[name]):
+            average *= t / (t + 1)
+            average += p.data / (t + 1)
+
+    @staticmethod
+    def _check_finite(loss, which, step):
+        value = float(loss.item())
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"step {step}: the {which} loss is {value}; training stopped")
+        return value
+
+    # ---------------------------------------------------------------------------------- step
+    def step(self):
+        """One training step (``d_steps`` D updates, one G update); returns its losses and D outputs."""
+        c = self.config
+        step = self.step_count + 1
+        for _ in range(c.d_steps):
+            real = self.real_batch(c.batch_size)
+            with no_grad():
+                fake = self.G(self.noise(c.batch_size))
+            real_logits = self.D(pack_samples(real, c.pack))
+            fake_logits = self.D(pack_samples(fake, c.pack))
+            d_loss = self._d_loss(real_logits, fake_logits)
+            d_value = self._check_finite(d_loss, "discriminator", step)
+            self.D_opt.zero_grad()
+            d_loss.backward()
+            self._add_historical_average("D", self.D_opt.params)
+            self.D_opt.step()
+        d_grad_norms = self._grad_norms("D", self.D)
+
+        for p in self.D_opt.params:
+            p.requires_grad = False
+        try:
+            fake = self.G(self.noise(c.batch_size))
+            if c.feature_matching:
+                with no_grad():
+                    real_features = self.D.features(pack_samples(self.real_batch(c.batch_size), c.pack))
+                g_loss = F.feature_matching_loss(real_features, self.D.features(pack_samples(fake, c.pack)))
+            else:
+                g_loss = self._g_loss(self.D(pack_samples(fake, c.pack)))
+            g_value = self._check_finite(g_loss, "generator", step)
+            self.G_opt.zero_grad()
+            g_loss.backward()
+        finally:
+            for p in self.D_opt.params:
+                p.requires_grad = True
+        self._add_historical_average("G", self.G_opt.params)
+        self.G_opt.step()
+        self.step_count = step
+        self._update_averages("G", self.G_opt.params)
+        self._update_averages("D", self.D_opt.params)
+
+        self.last = {
+            "step": step, "d_loss": d_value, "g_loss": g_value,
+            "d_real": float(F.sigmoid(real_logits).mean().item()),
+            "d_fake": float(F.sigmoid(fake_logits).mean().item()),
+            "grad_norms": {**d_grad_norms, **self._grad_norms("G", self.G)},
+        }
+        return self.last
+
+    @staticmethod
+    def _grad_norms(prefix, model):
+        return {f"{prefix}.{name}": float(math.sqrt(float((p.grad.astype(np.float64) ** 2).sum())))
+                for name, p in model.named_parameters() if p.grad is not None and name.endswith("weight")}
+
+    # ------------------------------------------------------------------------------- running
+    def train(self, steps=None):
+        """Run until ``steps`` steps in all (default: the config's), logging, sampling and checkpointing
+        into the run directory. A NaN/inf loss raises :class:`TrainingDiverged` after keeping the last
+        good checkpoint. Returns the final evaluation (a dict)."""
+        total = steps or self.config.steps
+        if self.run_dir:
+            os.makedirs(self.run_dir, exist_ok=True)
+            self._write_config()
+        bar = ProgressBar(total, start=self.step_count) if self.progress else None
+        started = time.perf_counter()
+        while self.step_count < total:
+            try:
+                last = self.step()
+            except TrainingDiverged as exc:
+                if bar:
+                    bar.close()
+                kept = self.checkpoint_path if self.run_dir and os.path.exists(self.checkpoint_path) else None
+                raise TrainingDiverged(f"{exc}; last good checkpoint: {kept or 'none written yet'}") from None
+            step = self.step_count
+            if step % self.config.log_every == 0 or step == total:
+                record = dict(last, seconds=time.perf_counter() - started)
+                self.records.append(record)
+                self._append_metrics(record)
+            if bar:
+                bar.update(step, {"D loss": last["d_loss"], "G loss": last["g_loss"],
+                                  "D(x)": last["d_real"], "D(G(z))": last["d_fake"]})
+            if self.run_dir and (step % self.config.sample_every == 0 or step == total):
+                self.save_samples(os.path.join(self.run_dir, "samples", f"step_{step:06d}.png"))
+            if self.run_dir and (step % self.config.checkpoint_every == 0 or step == total):
+                self.save_checkpoint()
+        result = self.evaluate()
+        if self.run_dir:
+            if self.records:
+                plots.save_curves(os.path.join(self.run_dir, "curves.png"), self.records)
+            with open(os.path.join(self.run_dir, "evaluation.json"), "w") as f:
+                json.dump(result, f, indent=2)
+        return result
+
+    def evaluate(self, n=None):
+        """Quality metrics of n samples (mode metrics for 2-D sets, classifier metrics for images)."""
+        from minigan.gan.evaluation import evaluate_samples
+
+        return evaluate_samples(self.sample(n or self.config.eval_samples), self.dataset)
+
+    def save_samples(self, path):
+        d = self.dataset
+        if d.image_shape is not None:
+            plots.save_sample_grid(path, self.sample(64), d.image_shape, title=f"step {self.step_count}")
+        else:
+            real = d.x[:2000]
+            plots.save_scatter(path, self.sample(1000), real, d.modes, title=f"step {self.step_count}")
+
+    # ---------------------------------------------------------------------------- checkpoints
+    @property
+    def checkpoint_path(self):
+        return os.path.join(self.run_dir, "checkpoint.npz")
+
+    def state(self):
+        """Everything needed to continue exactly: weights, optimizer states, averages, step, RNG."""
+        flat = {}
+        for prefix, module in (("G", self.G), ("D", self.D)):
+            for k, v in module.state_dict().items():
+                flat[f"{prefix}/{k}"] = v
+        for prefix, opt in (("G_opt", self.G_opt), ("D_opt", self.D_opt)):
+            for k, v in opt.flat_state().items():
+                flat[f"{prefix}/{k}"] = v
+        for prefix in ("G", "D"):
+            for i, a in enumerate(self.averages[prefix]):
+                flat[f"average/{prefix}/{i}"] = a
+        flat["step"] = np.asarray(self.step_count)
+        flat["rng"] = np.frombuffer(json.dumps(random.get_state()).encode(), dtype=np.uint8)
+        flat["config"] = np.frombuffer(json.dumps(dataclasses.asdict(self.config)).encode(), dtype=np.uint8)
+        return flat
+
+    def save_checkpoint(self, path=None):
+        save_npz(path or self.checkpoint_path, self.state())
+
+    def load_state(self, flat, source="checkpoint"):
+        def part(prefix):
+            return {k[len(prefix) + 1:]: v for k, v in flat.items() if k.startswith(prefix + "/")}
+
+        self.G.load_state_dict(part("G"))
+        self.D.load_state_dict(part("D"))
+        self.G_opt.load_flat_state(part("G_opt"), source)
+        self.D_opt.load_flat_state(part("D_opt"), source)
+        xp = backends.current_module()
+        for prefix in ("G", "D"):
+            stored = part(f"average/{prefix}")
+            self.averages[prefix] = [xp.asarray(stored[str(i)]) for i in range(len(self.averages[prefix]))]
+        self.step_count = int(flat["step"])
+        random.set_state(json.loads(bytes(flat["rng"]).decode()))
+
+    @classmethod
+    def from_checkpoint(cls, path, dataset=None, run_dir=None, progress=True):
+        """Rebuild the trainer saved in ``path`` (its config included) and restore its state."""
+        flat = load_npz(path)
+        if "config" not in flat:
+            raise ValueError(f"{path} is not a minigan training checkpoint (no 'config' entry)")
+        config = TrainConfig(**json.loads(bytes(flat["config"]).decode()))
+        if dataset is None:
+            from minigan.data import load_dataset
+
+            dataset = load_dataset(config.data, n_samples=config.n_data, seed=config.seed)
+        trainer = cls(config, dataset, run_dir=run_dir, progress=progress)
+        trainer.load_state(flat, source=str(path))
+        return trainer
+
+    # ------------------------------------------------------------------------------- logging
+    def _write_config(self):
+        with open(os.path.join(self.run_dir, "config.json"), "w") as f:
+            json.dump(dataclasses.asdict(self.config), f, indent=2)
+
+    def _append_metrics(self, record):
+        if self.run_dir:
+            with open(os.path.join(self.run_dir, "metrics.jsonl"), "a") as f:
+                f.write(json.dumps(record) + "\n")
