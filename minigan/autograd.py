@@ -167,7 +167,9 @@ def backward(root, grad=None, retain_graph=False):
         if g is None:
             continue
         if node._hooks:
-            g = _run_hooks(node, g)
+            hooked = _run_hooks(node, g)
+            if hooked is not g:  # the hook's array stays the caller's: keep a copy of our own
+                g = hooked.copy()
         if node._backward is None or node._retains_grad:
             _store_gradient(node, g, stored)
         if node._backward is None:

@@ -6,6 +6,8 @@ times the local derivative (1 for sum, 1/n for mean, the argmax indicator for ma
 var).
 """
 
+import numpy as np
+
 from minigan.errors import ShapeError
 from minigan.tensor import Tensor
 
@@ -14,7 +16,7 @@ def normalize_axes(op, axis, ndim):
     """``axis`` (None, an int or a tuple) as a sorted tuple of non-negative axes, checked."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (int(axis),) if isinstance(axis, (int, np.integer)) else tuple(int(ax) for ax in axis)
     normalized = []
     for ax in axes:
         if not -ndim <= ax < ndim:

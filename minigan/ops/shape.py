@@ -28,7 +28,8 @@ def transpose(a, axes=None):
     """Permute the axes (reverse them when ``axes`` is None);  da = g permuted by the inverse."""
     if axes is None:
         axes = tuple(reversed(range(a.ndim)))
-    if sorted(ax % a.ndim if a.ndim else ax for ax in axes) != list(range(a.ndim)):
+    if (len(axes) != a.ndim or any(not -a.ndim <= ax < a.ndim for ax in axes)
+            or sorted(ax % a.ndim for ax in axes) != list(range(a.ndim))):
         raise ShapeError(f"transpose: {axes} is not a permutation of the {a.ndim} axes of shape {a.shape}")
     axes = tuple(ax % a.ndim for ax in axes)
     inverse = tuple(np.argsort(axes))
