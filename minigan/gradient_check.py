@@ -176,7 +176,7 @@ def _check_full(fn, inputs, position, grad, v, eps, atol, rtol):
     # Where the one-sided differences disagree, fn has a kink: no gradient is right there, even one
     # that happens to match the central difference (abs at 0: sign(0) = 0 = (|ε| − |−ε|) / 2ε).
     kink = np.abs(left - right) > atol + rtol * np.maximum(np.abs(left), np.abs(right))
-    kinks = [(index, left[index], right[index]) for index in zip(*np.nonzero(kink))]
+    kinks = [(index, left[index], right[index]) for index in np.ndindex(*t.shape) if kink[index]]
     return _summarize(position, t.shape, "full", analytic.ravel(), numeric.ravel(), atol, rtol,
                       locate=lambda i: np.unravel_index(i, t.shape) if t.shape else (), kinks=kinks)
 

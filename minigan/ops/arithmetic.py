@@ -92,6 +92,8 @@ def pow(a, exponent):
     out = a.data ** a.xp.asarray(p, dtype=a.dtype)
 
     def backward(g):
+        if p == 0.0:  # x**0 is the constant 1 (also at x = 0, where p·x^(p−1) would be 0·∞)
+            return (a.xp.zeros_like(g),)
         if p == 2.0:
             return (g * (2.0 * a.data),)
         return (g * (p * a.data ** (p - 1.0)),)
@@ -144,6 +146,13 @@ def matmul(a, b):
         def backward(g):
             return (g @ b.data.T if a.requires_grad else None,
                     a.data.T @ g if b.requires_grad else None)
+
+        return Tensor._from_op(out, (a, b), backward, "matmul")
+
+    if a.ndim == 1 and b.ndim == 1:  # a dot product: g is a scalar
+        def backward(g):
+            return (g * b.data if a.requires_grad else None,
+                    g * a.data if b.requires_grad else None)
 
         return Tensor._from_op(out, (a, b), backward, "matmul")
 

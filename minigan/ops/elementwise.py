@@ -116,12 +116,16 @@ def clip(a, min=None, max=None):
     xp = a.xp
     inside = xp.ones(a.shape, dtype=bool)
     out = a.data
+    # Compare with the bounds in a's dtype, as they are applied: a float32 x equal to the float32
+    # bound is inside, whatever the float64 bound it was rounded from.
     if min is not None:
-        inside &= a.data >= min
-        out = xp.maximum(out, xp.asarray(min, dtype=a.dtype))
+        low = xp.asarray(min, dtype=a.dtype)
+        inside &= a.data >= low
+        out = xp.maximum(out, low)
     if max is not None:
-        inside &= a.data <= max
-        out = xp.minimum(out, xp.asarray(max, dtype=a.dtype))
+        high = xp.asarray(max, dtype=a.dtype)
+        inside &= a.data <= high
+        out = xp.minimum(out, high)
     if out is a.data:
         out = out.copy()
 
