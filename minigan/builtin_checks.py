@@ -1,13 +1,15 @@
-"""The gradient checks ``minigan gradcheck`` runs: one small float64 case per built-in op.
+"""The gradient checks ``minigan gradcheck`` runs: one small float64 case per built-in op and layer.
 
-Each case is (name, fn, input shapes); inputs are drawn from a seeded normal distribution, shifted
-away from kinks where the op has one (abs, maximum, clip) and kept positive where the op needs it.
+Each op case is (name, fn, input shapes, draw); inputs are drawn from a seeded distribution, kept
+away from kinks where the op has one (abs, maximum, clip, ReLU) and positive where the op needs it.
+Each layer case builds a float64 layer and checks the input and every parameter.
 """
 
 import numpy as np
 
-from minigan import ops
+from minigan import nn, ops, random
 from minigan.gradient_check import check_gradients
+from minigan.nn import functional as F
 from minigan.tensor import tensor
 
 
@@ -54,12 +56,55 @@ OP_CASES = [
     ("concatenate", lambda a, b: ops.concatenate([a, b], axis=1), [(2, 3), (2, 2)], _normal),
     ("stack", lambda a, b: ops.stack([a, b], axis=1), [(2, 3), (2, 3)], _normal),
     ("where", lambda a, b: ops.where(a.data > 0, a, b), [(3, 4), (4,)], _away_from_zero),
+    ("leaky_relu", lambda a: F.leaky_relu(a, 0.2), [(3, 4)], _away_from_zero),
+    ("relu", lambda a: F.relu(a), [(3, 4)], _away_from_zero),
+    ("bce (probabilities)", lambda p, t: F.binary_cross_entropy(p, t), [(6,), (6,)],
+     lambda rng, shape: rng.uniform(0.1, 0.9, size=shape)),
+    ("bce with logits", lambda z, t: F.binary_cross_entropy_with_logits(z, t), [(6,), (6,)],
+     lambda rng, shape: rng.uniform(0.1, 0.9, size=shape)),
+    ("mse", lambda a, b: F.mse_loss(a, b), [(3, 2), (3, 2)], _normal),
+    ("feature matching", lambda a, b: F.feature_matching_loss(a, b), [(4, 3), (5, 3)], _normal),
+    ("cross entropy", lambda z: F.cross_entropy(z, np.array([0, 2, 1])), [(3, 4)], _normal),
+]
+
+
+def _seeded_dropout():
+    layer = nn.Dropout(0.3)
+
+    def run(x):
+        random.seed(7)  # the same mask at every evaluation: finite differences need a fixed function
+        return layer(x)
+
+    return run
+
+
+LAYER_CASES = [
+    ("Dense", lambda: nn.Dense(4, 3, dtype="float64"), (5, 4), "train"),
+    ("BatchNorm1d (train)", lambda: nn.BatchNorm1d(4, dtype="float64"), (6, 4), "train"),
+    ("BatchNorm1d (eval)", lambda: nn.BatchNorm1d(4, dtype="float64"), (6, 4), "eval"),
+    ("BatchNorm1d (N, C, L)", lambda: nn.BatchNorm1d(3, dtype="float64"), (4, 3, 5), "train"),
+    ("LayerNorm", lambda: nn.LayerNorm(4, dtype="float64"), (5, 4), "train"),
+    ("InstanceNorm1d", lambda: nn.InstanceNorm1d(4, affine=True, dtype="float64"), (5, 4), "train"),
+    ("MinibatchDiscrimination", lambda: nn.MinibatchDiscrimination(4, 3, 2, dtype="float64"), (5, 4), "train"),
+    ("Tanh", lambda: nn.Tanh(), (3, 4), "train"),
+    ("Sigmoid", lambda: nn.Sigmoid(), (3, 4), "train"),
+    ("Dropout (train)", _seeded_dropout, (4, 5), "train"),
 ]
 
 
 def run_op_checks(seed=0):
-    """Yield (name, GradcheckReport) for every op case."""
+    """Yield (name, GradcheckReport) for every op case, then every layer case."""
     rng = np.random.default_rng(seed)
     for name, fn, shapes, draw in OP_CASES:
         inputs = [tensor(draw(rng, shape), requires_grad=True, dtype="float64") for shape in shapes]
         yield name, check_gradients(fn, inputs)
+    for name, build, shape, mode in LAYER_CASES:
+        random.seed(seed)
+        layer = build()
+        if isinstance(layer, nn.Module):
+            layer.train(mode == "train")
+            params, run = layer.parameters(), layer
+        else:
+            params, run = [], layer
+        x = tensor(_normal(rng, shape), requires_grad=True, dtype="float64")
+        yield f"{name}", check_gradients(lambda x, *p: run(x), [x, *params])

@@ -158,8 +158,8 @@ def build_parser():
         prog="minigan", description="minigan: a small autodiff engine over NumPy/CuPy, and GANs on it.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     check = commands.add_parser(
-        "gradcheck", help="check every built-in op's backward against finite differences (float64)",
-        description="Run minigan.gradcheck over each built-in op and print a report table.")
+        "gradcheck", help="check every built-in op's and layer's backward against finite differences (float64)",
+        description="Run minigan.gradcheck over each built-in op and layer and print a report table.")
     check.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     check.add_argument("--verbose", action="store_true", help="print each case's full report")
     check.set_defaults(run=_gradcheck)
