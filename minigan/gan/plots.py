@@ -23,7 +23,7 @@ def image_grid(samples, image_shape, columns=8):
     h, w = image_shape
     n = len(samples)
     rows = -(-n // columns)
-    grid = np.ones((rows * (h + 1) - 1, columns * (w + 1) - 1))
+    grid = np.zeros((rows * (h + 1) - 1, columns * (w + 1) - 1))  # white gaps
     for i, sample in enumerate(samples):
         r, c = divmod(i, columns)
         grid[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = sample.reshape(h, w)

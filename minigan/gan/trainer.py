@@ -49,7 +49,7 @@ class TrainConfig:
     """Every choice of a run. ``None`` means "the default for the data set" (see ``resolved``)."""
 
     data: str = "digits"
-    steps: int = 2000
+    steps: int = 3000
     batch_size: int = 64
     z_dim: int = None
     g_hidden: tuple = None
