@@ -70,23 +70,31 @@ class Optimizer:
         }
 
     def load_state_dict(self, state_dict):
-        """Restore a :meth:`state_dict`; checked first (count and shapes), nothing changes on error."""
-        states = state_dict["state"]
+        """Restore a :meth:`state_dict`. Everything is checked first (hyper-parameter names, number of
+        states, shapes); on an error nothing changes."""
+        name = type(self).__name__
+        hyper = dict(state_dict.get("hyper", {}))
+        if set(hyper) != set(self.hyper):
+            raise ValueError(f"{name}.load_state_dict: hyper-parameters {sorted(hyper)} do not match this "
+                             f"optimizer's {sorted(self.hyper)} (a state of another optimizer?)")
+        states = state_dict.get("state", [])
         if len(states) != len(self.params):
-            raise ShapeError(f"{type(self).__name__}.load_state_dict: {len(states)} parameter states for "
-                             f"{len(self.params)} parameters")
+            raise ShapeError(f"{name}.load_state_dict: {len(states)} parameter states for {len(self.params)} parameters")
+        restored = []
         for i, (p, s) in enumerate(zip(self.params, states)):
+            entry = {}
             for k, v in s.items():
-                if hasattr(v, "shape") and v.ndim and tuple(v.shape) != p.shape:
-                    raise ShapeError(f"{type(self).__name__}.load_state_dict: state {k!r} of parameter {i} has "
-                                     f"shape {tuple(v.shape)}, the parameter {p.shape}")
-        self.hyper = dict(state_dict["hyper"])
-        self.state = [
-            {k: (backends.to_backend(v, p.backend).astype(p.dtype, copy=True) if hasattr(v, "shape") and v.ndim
-                 else (int(v) if k == "step" else v))
-             for k, v in s.items()}
-            for p, s in zip(self.params, states)
-        ]
+                if k == "step":
+                    entry[k] = int(v)
+                    continue
+                if tuple(getattr(v, "shape", ())) != p.shape:
+                    raise ShapeError(f"{name}.load_state_dict: state {k!r} of parameter {i} has shape "
+                                     f"{tuple(getattr(v, 'shape', ()))}, the parameter {p.shape}")
+                host = v if hasattr(v, "shape") else np.asarray(v)
+                entry[k] = backends.to_backend(host, p.backend).astype(p.dtype, copy=True)
+            restored.append(entry)
+        self.hyper = hyper
+        self.state = restored
 
     def flat_state(self):
         """:meth:`state_dict` as ``{"hyper/lr": array, "state/0/exp_avg": array, ...}`` for ``.npz`` files."""
@@ -99,6 +107,8 @@ class Optimizer:
     def load_flat_state(self, flat, source="state"):
         """Restore what :meth:`flat_state` gave (checked as in :meth:`load_state_dict`)."""
         hyper = {k.split("/", 1)[1]: v.item() for k, v in flat.items() if k.startswith("hyper/")}
+        if not hyper:
+            raise ValueError(f"{type(self).__name__}: {source} holds no optimizer state (no 'hyper/' entries)")
         states = [dict() for _ in self.params]  # parameters never stepped have an empty state
         for k, v in flat.items():
             if k.startswith("state/"):
@@ -106,7 +116,7 @@ class Optimizer:
                 if int(i) >= len(states):
                     raise ShapeError(f"{type(self).__name__}: {source} has a state for parameter {i}, "
                                      f"but the optimizer has {len(states)} parameters")
-                states[int(i)][name] = v if v.ndim else v.item()
+                states[int(i)][name] = v
         self.load_state_dict({"hyper": hyper, "state": states})
 
     def save(self, path):

@@ -41,8 +41,12 @@ def load_npz(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable .npz file: {exc}") from exc
+    with open(path, "rb") as f:  # our own handle: closed even when NumPy fails half-way
+        try:
+            data = np.load(f, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("it holds a single .npy array, not an .npz archive")
+            with data:
+                return {name: data[name] for name in data.files}
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"{path} is not a readable .npz file: {exc}") from exc

@@ -36,18 +36,23 @@ def _target(op, prediction, target):
     return target
 
 
+def _clamped_log(xp, v):
+    """max(log v, −100), with log never evaluated at 0 (so no warning, and −100 exactly there)."""
+    positive = v > 0
+    return xp.where(positive, xp.maximum(xp.log(xp.where(positive, v, 1)), -100.0), -100.0)
+
+
 def binary_cross_entropy(p, target, reduction="mean"):
     """ℓ = −[t · log p + (1 − t) · log(1 − p)] for probabilities p, with each log clamped at −100.
 
-    The clamp (PyTorch's) keeps ℓ finite at p = 0 or 1; p is also floored at the dtype's smallest
-    normal number so no log(0) is ever evaluated. Backward, with the same protection:
+    The clamp (PyTorch's) keeps ℓ finite at p = 0 or 1, and no log(0) is ever evaluated. Backward,
+    with the same protection:
     dp = g · (p − t) / max(p (1 − p), 1e-12),  dt = g · (log(1 − p) − log p).
     """
     target = _target("binary_cross_entropy", p, target)
     xp = p.xp
-    tiny = np.finfo(p.dtype).tiny
-    log_p = xp.maximum(xp.log(xp.maximum(p.data, tiny)), -100.0)
-    log_q = xp.maximum(xp.log(xp.maximum(1 - p.data, tiny)), -100.0)
+    log_p = _clamped_log(xp, p.data)
+    log_q = _clamped_log(xp, 1 - p.data)
     t = target.data
     loss = -(t * log_p + (1 - t) * log_q)
 

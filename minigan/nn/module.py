@@ -19,7 +19,7 @@ import numpy as np
 
 from minigan import backends
 from minigan.autograd import RemovableHandle
-from minigan.errors import ShapeError
+from minigan.errors import DTypeError, ShapeError
 from minigan.serialization import load_npz, save_npz
 from minigan.tensor import Tensor
 
@@ -47,6 +47,10 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"call Module.__init__() in {type(self).__name__}.__init__ before assigning {name!r}")
+        if name in self._buffers and (value is None or isinstance(value, Tensor)) \
+                and not isinstance(value, Parameter):
+            self._buffers[name] = value  # a buffer stays a buffer when reassigned, as in PyTorch
+            return
         for registry in (self._parameters, self._buffers, self._modules):
             registry.pop(name, None)
         if isinstance(value, Parameter):
@@ -157,7 +161,8 @@ class Module:
 
     def load_state_dict(self, state):
         """Copy ``state`` into the parameters and buffers. Every key, shape and dtype is checked first:
-        a missing, extra or wrongly shaped entry raises naming it, and nothing is changed."""
+        a missing, extra, wrongly shaped or non-numeric entry raises naming it, and nothing is changed.
+        Numbers are cast to each parameter's dtype (a float64 state loads into a float32 model)."""
         targets = OrderedDict(list(self.named_parameters()) + list(self.named_buffers()))
         missing = [k for k in targets if k not in state]
         extra = [k for k in state if k not in targets]
@@ -175,7 +180,13 @@ class Module:
                     f"{type(self).__name__}.load_state_dict: {name!r} has shape {shape} in the state dict "
                     f"but {t.shape} in the module"
                 )
-        converted = [backends.to_backend(_as_array(state[name]), t.backend) for name, t in targets.items()]
+        converted = []
+        for name, t in targets.items():
+            value = _as_array(state[name])
+            if value.dtype.kind not in "fiu":
+                raise DTypeError(f"{type(self).__name__}.load_state_dict: {name!r} holds {value.dtype} values; "
+                                 f"expected numbers (cast to {t.dtype})")
+            converted.append(backends.to_backend(value, t.backend))
         for t, value in zip(targets.values(), converted):
             t.data[...] = value  # in place: views of the array (optimizer buffers) stay valid
         return self

@@ -1,0 +1,138 @@
+"""The GAN trainer: exact resume, NaN stop, atomic checkpoints, every switch runs, the CLI end to end."""
+
+import json
+import os
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import minigan
+from minigan.gan.trainer import Trainer, TrainConfig, TrainingDiverged
+from minigan.serialization import load_npz
+
+
+def tiny_images(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return SimpleNamespace(x=rng.random((n, 16)).astype("float32"), labels=None, image_shape=(4, 4),
+                           modes=None, mode_std=None, name="tiny")
+
+
+def tiny_points(n=256, seed=0):
+    rng = np.random.default_rng(seed)
+    modes = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    x = modes[rng.integers(0, 2, n)] + 0.05 * rng.standard_normal((n, 2))
+    return SimpleNamespace(x=x.astype("float32"), labels=None, image_shape=None, modes=modes, mode_std=0.05,
+                           name="two")
+
+
+def tiny_config(**changes):
+    base = dict(steps=6, batch_size=8, z_dim=4, g_hidden=(16,), d_hidden=(16,), log_every=2, sample_every=3,
+                checkpoint_every=3)
+    base.update(changes)
+    return TrainConfig(**base)
+
+
+def losses_of(trainer, steps):
+    return [(r["d_loss"], r["g_loss"]) for r in (trainer.step() for _ in range(steps))]
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"historical_averaging": 0.1, "label_smoothing": 0.1},
+    {"optimizer": "sgd", "pack": 2, "minibatch_kernels": 3},
+])
+def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path, changes):
+    uninterrupted = Trainer(tiny_config(**changes), tiny_images(), progress=False)
+    expected = losses_of(uninterrupted, 8)
+
+    first = Trainer(tiny_config(**changes), tiny_images(), run_dir=str(tmp_path), progress=False)
+    got = losses_of(first, 4)
+    first.save_checkpoint()
+    minigan.random.seed(12345)  # whatever happens in between must not matter
+    resumed = Trainer.from_checkpoint(first.checkpoint_path, dataset=tiny_images(), progress=False)
+    got += losses_of(resumed, 4)
+
+    assert got == expected
+    for a, b in zip(uninterrupted.G.parameters() + uninterrupted.D.parameters(),
+                    resumed.G.parameters() + resumed.D.parameters()):
+        assert np.array_equal(a.data, b.data)
+
+
+@pytest.mark.parametrize("changes", [
+    {"loss": "minimax"}, {"loss": "least_squares"}, {"feature_matching": True}, {"d_steps": 2},
+    {"optimizer": "adagrad", "lr": 0.01}, {"optimizer": "gd", "lr": 0.05}, {"g_norm": "instance"},
+    {"g_norm": "none", "d_norm": "batch"}, {"pack": 4}, {"minibatch_kernels": 4},
+])
+def test_every_training_switch_runs_and_gives_finite_losses(changes):
+    trainer = Trainer(tiny_config(**changes), tiny_images(), progress=False)
+    for d_loss, g_loss in losses_of(trainer, 3):
+        assert np.isfinite(d_loss) and np.isfinite(g_loss)
+
+
+def test_full_batch_gd_uses_the_whole_data_set_per_step():
+    trainer = Trainer(tiny_config(optimizer="gd"), tiny_images(n=40), progress=False)
+    assert trainer.config.batch_size == 40
+
+
+def test_frozen_discriminator_gets_no_gradient_in_the_generator_update():
+    trainer = Trainer(tiny_config(), tiny_images(), progress=False)
+    trainer.step()
+    # D's gradients are those of its own update: computing G's loss must not add to them or clear them.
+    assert all(p.requires_grad for p in trainer.D.parameters())
+    assert all(p.grad is not None for p in trainer.D.parameters())
+
+
+def test_nan_loss_stops_with_step_and_loss_named_and_keeps_last_good_checkpoint(tmp_path):
+    trainer = Trainer(tiny_config(steps=20, checkpoint_every=2), tiny_images(), run_dir=str(tmp_path), progress=False)
+    original_step = trainer.step
+
+    def poisoned_step():
+        if trainer.step_count == 5:
+            trainer.D.head.weight.data[...] = np.nan
+        return original_step()
+
+    trainer.step = poisoned_step
+    with pytest.raises(TrainingDiverged, match=r"step 6: the discriminator loss is nan.*checkpoint\.npz"):
+        trainer.train()
+    saved = load_npz(trainer.checkpoint_path)
+    assert int(saved["step"]) == 4
+    assert all(np.isfinite(v).all() for k, v in saved.items() if v.dtype.kind == "f")
+
+
+def test_checkpoint_write_is_atomic_and_a_failed_write_keeps_the_previous_one(tmp_path, monkeypatch):
+    trainer = Trainer(tiny_config(), tiny_images(), run_dir=str(tmp_path), progress=False)
+    trainer.step()
+    trainer.save_checkpoint()
+    before = load_npz(trainer.checkpoint_path)
+    trainer.step()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(OSError, match="disk full"):
+        trainer.save_checkpoint()
+    after = load_npz(trainer.checkpoint_path)
+    assert int(after["step"]) == 1
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.npz"]
+
+
+def test_training_on_points_writes_run_directory_and_mode_metrics(tmp_path):
+    trainer = Trainer(tiny_config(steps=4, eval_samples=200), tiny_points(), run_dir=str(tmp_path), progress=False)
+    result = trainer.train()
+    assert set(os.listdir(tmp_path)) >= {"config.json", "metrics.jsonl", "checkpoint.npz", "samples", "curves.png",
+                                          "evaluation.json"}
+    records = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    assert [r["step"] for r in records] == [2, 4]
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "grad_norms"} <= set(records[0])
+    assert any(name.startswith("G.") for name in records[0]["grad_norms"])
+    assert "modes_captured" in result
+
+
+def test_bad_config_values_are_refused():
+    with pytest.raises(ValueError, match="loss"):
+        Trainer(tiny_config(loss="wasserstein"), tiny_images(), progress=False)
+    with pytest.raises(ValueError, match="pack"):
+        Trainer(tiny_config(pack=3), tiny_images(), progress=False)
