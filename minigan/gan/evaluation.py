@@ -1,6 +1,7 @@
 """Quality of generated samples: mode metrics on the 2-D sets, classifier metrics on images."""
 
 import dataclasses
+import math
 
 
 def evaluate_samples(samples, dataset):
@@ -16,4 +17,11 @@ def evaluate_samples(samples, dataset):
     else:
         return {"samples": int(len(samples))}
     values = dataclasses.asdict(result)
-    return {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in values.items()}
+    return {k: _plain(v.tolist() if hasattr(v, "tolist") else v) for k, v in values.items()}
+
+
+def _plain(value):
+    """NaN and infinities become None, so that the result is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
