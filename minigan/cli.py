@@ -34,7 +34,8 @@ def _add_train_options(parser):
     d = TrainConfig()
     a = parser.add_argument
     a("--data", default=d.data, help="ring8 | grid25 | digits | mnist:DIR | npz:PATH | npy:PATH (default digits)")
-    a("--steps", type=int, default=d.steps, help=f"training steps (default {d.steps})")
+    a("--steps", type=int, default=None,
+      help=f"training steps in all (default {d.steps}; with --resume, the run's own)")
     a("--batch-size", type=int, default=d.batch_size, help=f"samples per batch (default {d.batch_size})")
     a("--z-dim", type=int, default=None, help="noise size (default 100 for images, 2 for 2-D sets)")
     a("--g-hidden", type=_tuple_of_ints, default=None, help="G hidden widths, e.g. 500,500")
@@ -69,7 +70,7 @@ def _config_from_args(args):
     from minigan.gan.trainer import TrainConfig
 
     return TrainConfig(
-        data=args.data, steps=args.steps, batch_size=args.batch_size, z_dim=args.z_dim, g_hidden=args.g_hidden,
+        data=args.data, steps=args.steps or TrainConfig.steps, batch_size=args.batch_size, z_dim=args.z_dim, g_hidden=args.g_hidden,
         d_hidden=args.d_hidden, g_norm=args.g_norm, d_norm=args.d_norm, loss=args.loss, d_steps=args.d_steps,
         optimizer=args.optimizer, lr=args.lr, betas=(args.beta1, 0.999), momentum=args.momentum,
         label_smoothing=args.label_smoothing, feature_matching=args.feature_matching,
@@ -96,7 +97,7 @@ def _train(args):
     if args.resume:
         trainer = Trainer.from_checkpoint(args.resume, run_dir=args.out or os.path.dirname(os.path.abspath(args.resume)),
                                           progress=not args.quiet)
-        steps = args.steps if args.steps != trainer.config.steps else trainer.config.steps
+        steps = args.steps or trainer.config.steps
     else:
         config = _config_from_args(args)
         dataset = load_dataset(config.data, n_samples=config.n_data, seed=config.seed)

@@ -1,0 +1,55 @@
+"""The command line end to end, on tiny configurations."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from minigan.cli import main
+
+TINY = ["--steps", "4", "--batch-size", "8", "--g-hidden", "8", "--d-hidden", "8", "--log-every", "2",
+        "--sample-every", "2", "--checkpoint-every", "2", "--quiet"]
+
+
+def test_train_then_resume_then_sample_then_eval_on_ring8(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", "ring8", "--n-data", "500", "--out", str(run), *TINY]) == 0
+    printed = capsys.readouterr().out
+    assert str(run) in printed and "modes_captured" in printed
+    checkpoint = run / "checkpoint.npz"
+    assert {"config.json", "metrics.jsonl", "evaluation.json", "curves.png", "samples"} <= set(os.listdir(run))
+
+    assert main(["train", "--resume", str(checkpoint), "--steps", "6", "--quiet"]) == 0
+    steps = [json.loads(line)["step"] for line in open(run / "metrics.jsonl")]
+    assert steps == [2, 4, 6]
+
+    assert main(["sample", "--checkpoint", str(checkpoint), "--n", "10", "--out", str(tmp_path / "s.npz")]) == 0
+    assert np.load(tmp_path / "s.npz")["x"].shape == (10, 2)
+    assert main(["sample", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").stat().st_size > 0
+
+    assert main(["eval", "--checkpoint", str(checkpoint), "--n", "100"]) == 0
+    assert "step 6" in capsys.readouterr().out
+
+
+def test_train_on_a_missing_data_file_fails_naming_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.npz"):
+        main(["train", "--data", f"npz:{tmp_path / 'nothing.npz'}", "--out", str(tmp_path / "run"), *TINY])
+
+
+@pytest.mark.parametrize("command", [[], ["train", "--help"], ["sample", "--help"], ["eval", "--help"],
+                                     ["gradcheck", "--help"]])
+def test_help_is_available_everywhere(command, capsys):
+    with pytest.raises(SystemExit) if command else _no_exit():
+        code = main(command)
+        assert code == 2
+    assert "usage" in capsys.readouterr().out
+
+
+class _no_exit:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
