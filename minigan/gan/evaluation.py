@@ -13,7 +13,7 @@ def evaluate_samples(samples, dataset):
     elif dataset.labels is not None:
         from minigan.metrics.classifier import get_classifier, image_metrics
 
-        result = image_metrics(samples, get_classifier(dataset), real_x=dataset.x)
+        result = image_metrics(samples, get_classifier(dataset), real_x=dataset.x, real_labels=dataset.labels)
     else:
         return {"samples": int(len(samples))}
     values = dataclasses.asdict(result)
