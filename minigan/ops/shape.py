@@ -107,16 +107,21 @@ def _as_tensor_list(op, tensors):
     return tensors
 
 
-def concatenate(tensors, axis=0):
-    """Join tensors along an existing axis;  each input's gradient is its slice of g."""
-    tensors = _as_tensor_list("concatenate", tensors)
+def _join(op, tensors, axis, verb):
+    """Check ``tensors`` and join their data with ``xp.concatenate`` or ``xp.stack`` (``op``)."""
+    tensors = _as_tensor_list(op, tensors)
     xp = tensors[0].xp
     try:
-        out = xp.concatenate([t.data for t in tensors], axis=axis)
+        out = getattr(xp, op)([t.data for t in tensors], axis=axis)
     except (ValueError, np.exceptions.AxisError) as exc:
         shapes = ", ".join(str(t.shape) for t in tensors)
-        raise ShapeError(f"concatenate: cannot join shapes {shapes} along axis {axis}: {exc}") from None
-    axis = axis % out.ndim
+        raise ShapeError(f"{op}: cannot {verb} shapes {shapes} along axis {axis}: {exc}") from None
+    return tensors, xp, out, axis % out.ndim
+
+
+def concatenate(tensors, axis=0):
+    """Join tensors along an existing axis;  each input's gradient is its slice of g."""
+    tensors, xp, out, axis = _join("concatenate", tensors, axis, "join")
     bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
 
     def backward(g):
@@ -127,14 +132,7 @@ def concatenate(tensors, axis=0):
 
 def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis;  each input's gradient is its slice of g."""
-    tensors = _as_tensor_list("stack", tensors)
-    xp = tensors[0].xp
-    try:
-        out = xp.stack([t.data for t in tensors], axis=axis)
-    except (ValueError, np.exceptions.AxisError) as exc:
-        shapes = ", ".join(str(t.shape) for t in tensors)
-        raise ShapeError(f"stack: cannot stack shapes {shapes} along axis {axis}: {exc}") from None
-    axis = axis % out.ndim
+    tensors, xp, out, axis = _join("stack", tensors, axis, "stack")
 
     def backward(g):
         return tuple(xp.take(g, i, axis=axis) for i in range(len(tensors)))
