@@ -12,6 +12,13 @@ import zipfile
 import numpy as np
 
 
+def _new_file_mode():
+    """0666 less the process umask: the mode ``open(path, "w")`` would have given."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path, write):
     """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it to ``path``."""
     path = os.fspath(path)
@@ -23,6 +30,7 @@ def atomic_write_bytes(path, write):
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(temporary, _new_file_mode())  # mkstemp makes 0600; give the file the usual mode
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

@@ -405,3 +405,11 @@ def test_failed_load_of_a_corrupt_file_closes_it(backend_name, tmp_path):
             pass
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_saved_file_gets_the_usual_permissions_not_the_temporary_files(tmp_path):
+    path = tmp_path / "model.npz"
+    Dense(2, 2).save(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)
