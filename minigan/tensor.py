@@ -211,7 +211,7 @@ class Tensor:
         """The value of a one-element tensor as a Python float."""
         if self.data.size != 1:
             raise ValueError(f"item(): the tensor has {self.data.size} elements (shape {self.shape}), not 1")
-        return float(self.data.reshape(()).item() if hasattr(self.data, "item") else self.data)
+        return float(self.data.reshape(()).item())
 
     def tolist(self):
         return self.numpy().tolist()
