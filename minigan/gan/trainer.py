@@ -204,8 +204,9 @@ class Trainer:
         return value
 
     # ---------------------------------------------------------------------------------- step
-    def step(self):
-        """One training step (``d_steps`` D updates, one G update); returns its losses and D outputs."""
+    def step(self, grad_norms=True):
+        """One training step (``d_steps`` D updates, one G update); returns its losses, D outputs and,
+        if ``grad_norms``, the gradient norm of every weight (``train`` asks for them on logged steps)."""
         c = self.config
         step = self.step_count + 1
         for _ in range(c.d_steps):
@@ -220,7 +221,7 @@ class Trainer:
             d_loss.backward()
             self._add_historical_average("D", self.D_opt.params)
             self.D_opt.step()
-        d_grad_norms = self._grad_norms("D", self.D)
+        d_grad_norms = self._grad_norms("D", self.D) if grad_norms else {}
 
         for p in self.D_opt.params:
             p.requires_grad = False
@@ -248,7 +249,7 @@ class Trainer:
             "step": step, "d_loss": d_value, "g_loss": g_value,
             "d_real": float(F.sigmoid(real_logits).mean().item()),
             "d_fake": float(F.sigmoid(fake_logits).mean().item()),
-            "grad_norms": {**d_grad_norms, **self._grad_norms("G", self.G)},
+            "grad_norms": {**d_grad_norms, **self._grad_norms("G", self.G)} if grad_norms else {},
         }
         return self.last
 
@@ -269,15 +270,16 @@ class Trainer:
         bar = ProgressBar(total, start=self.step_count) if self.progress else None
         started = time.perf_counter()
         while self.step_count < total:
+            logged = (self.step_count + 1) % self.config.log_every == 0 or self.step_count + 1 == total
             try:
-                last = self.step()
+                last = self.step(grad_norms=logged)
             except TrainingDiverged as exc:
                 if bar:
                     bar.close()
                 kept = self.checkpoint_path if self.run_dir and os.path.exists(self.checkpoint_path) else None
                 raise TrainingDiverged(f"{exc}; last good checkpoint: {kept or 'none written yet'}") from None
             step = self.step_count
-            if step % self.config.log_every == 0 or step == total:
+            if logged:
                 record = dict(last, seconds=time.perf_counter() - started)
                 self.records.append(record)
                 self._append_metrics(record)
