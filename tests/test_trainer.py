@@ -87,10 +87,10 @@ def test_nan_loss_stops_with_step_and_loss_named_and_keeps_last_good_checkpoint(
     trainer = Trainer(tiny_config(steps=20, checkpoint_every=2), tiny_images(), run_dir=str(tmp_path), progress=False)
     original_step = trainer.step
 
-    def poisoned_step():
+    def poisoned_step(**kwargs):
         if trainer.step_count == 5:
             trainer.D.head.weight.data[...] = np.nan
-        return original_step()
+        return original_step(**kwargs)
 
     trainer.step = poisoned_step
     with pytest.raises(TrainingDiverged, match=r"step 6: the discriminator loss is nan.*checkpoint\.npz"):
