@@ -1,0 +1,299 @@
+"""Per-op forward+backward timings: minigan vs PyTorch eager (if installed) vs hand-written NumPy.
+
+    python -m benchmarks.ops [--batch-sizes 64,1024] [--width 500] [--repeats N] [--threads N]
+                             [--no-torch] [--out DIR] [--json PATH]
+
+What one "call" is, for each op (float32, CPU):
+
+- ``linear``: y = x @ W + b for x (N, width), W (width, width), then backward with a fixed upstream
+  gradient (dx, dW, db), then the gradients are dropped;
+- ``batch_norm``: training-mode BatchNorm1d over x (N, width) with γ, β and running statistics,
+  forward + backward (dx, dγ, dβ);
+- ``leaky_relu``: slope 0.2 over x (N, width), forward + backward;
+- ``bce_with_logits``: mean BCE of logits (N, 1) against a target tensor of ones, forward + backward
+  from the scalar loss;
+- ``adam``: one Adam step (lr 2e-4, betas (0.5, 0.999)) over a parameter set whose gradients are
+  already there: one Dense(width, width) layer (2 tensors), and the whole seed GAN (G and D, 16
+  tensors, 1.33 M numbers). The NumPy column is :class:`benchmarks.numpy_floor.FlatAdam` (all
+  parameters in one buffer), minigan's and PyTorch's are their optimizers' per-parameter loops.
+
+minigan calls go through the tape (``Tensor`` inputs with ``requires_grad``, ``backward(g)``); PyTorch
+is ``torch.nn.functional`` with ``.backward(g)``; NumPy is the hand-written primitives of
+:mod:`benchmarks.numpy_floor`. Each sample times a loop of calls sized to take ~5 ms (so that clock
+resolution does not matter for the tiny ops), systems interleaved round-robin as in
+:mod:`benchmarks.step`; the report is the median µs per call over ``--repeats`` samples, and the
+ratios of medians. No timing is asserted.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+from benchmarks import _common
+from benchmarks import numpy_floor as floor
+
+ADAM = {"lr": 2e-4, "betas": (0.5, 0.999)}
+
+
+def _calibrated(run, target_s=0.005):
+    """``run`` repeated k times, k chosen so that one batch of calls takes about ``target_s``."""
+    run()
+    start = time.perf_counter()
+    run()
+    once = max(time.perf_counter() - start, 1e-7)
+    k = max(1, int(target_s / once))
+
+    def loop():
+        for _ in range(k):
+            run()
+
+    return loop, k
+
+
+# ------------------------------------------------------------------------------------------ minigan
+def minigan_cases(n, width, rng):
+    import minigan
+    from minigan.nn import functional as F
+
+    def t(array, grad=True):
+        return minigan.tensor(array, requires_grad=grad)
+
+    x, w, b = t(rng.standard_normal((n, width), dtype=np.float32)), t(_w(rng, width, width)), t(_b(rng, width))
+    g = rng.standard_normal((n, width), dtype=np.float32)
+    gamma, beta = t(np.ones(width, np.float32)), t(np.zeros(width, np.float32))
+    r_mean, r_var = t(np.zeros(width, np.float32), False), t(np.ones(width, np.float32), False)
+    z, target = t(rng.standard_normal((n, 1), dtype=np.float32)), t(np.ones((n, 1), np.float32), False)
+
+    def clear(*tensors):
+        for tensor in tensors:
+            tensor.grad = None
+
+    def linear():
+        F.linear(x, w, b).backward(g)
+        clear(x, w, b)
+
+    def batch_norm():
+        F.batch_norm(x, gamma, beta, r_mean, r_var, training=True).backward(g)
+        clear(x, gamma, beta)
+
+    def leaky_relu():
+        F.leaky_relu(x, 0.2).backward(g)
+        clear(x)
+
+    def bce():
+        F.binary_cross_entropy_with_logits(z, target).backward()
+        clear(z)
+
+    return {"linear": linear, "batch_norm": batch_norm, "leaky_relu": leaky_relu, "bce_with_logits": bce}
+
+
+def minigan_adam(shapes, rng):
+    import minigan
+    from minigan import optim
+
+    params = [minigan.tensor(rng.standard_normal(s, dtype=np.float32) * 0.05, requires_grad=True) for s in shapes]
+    for p in params:
+        p.grad = rng.standard_normal(p.shape, dtype=np.float32) * 1e-3
+    opt = optim.Adam(params, **ADAM)
+    return opt.step
+
+
+# ------------------------------------------------------------------------------------------ PyTorch
+def torch_cases(torch, n, width, rng):
+    F = torch.nn.functional
+
+    def t(array, grad=True):
+        return torch.tensor(array, requires_grad=grad)
+
+    x = t(rng.standard_normal((n, width), dtype=np.float32))
+    w, b = t(_w(rng, width, width).T.copy()), t(_b(rng, width))   # PyTorch stores W as (out, in)
+    g = torch.tensor(rng.standard_normal((n, width), dtype=np.float32))
+    gamma, beta = t(np.ones(width, np.float32)), t(np.zeros(width, np.float32))
+    r_mean, r_var = torch.zeros(width), torch.ones(width)
+    z, target = t(rng.standard_normal((n, 1), dtype=np.float32)), torch.ones(n, 1)
+
+    def clear(*tensors):
+        for tensor in tensors:
+            tensor.grad = None
+
+    def linear():
+        F.linear(x, w, b).backward(g)
+        clear(x, w, b)
+
+    def batch_norm():
+        F.batch_norm(x, r_mean, r_var, gamma, beta, training=True, momentum=0.1, eps=1e-5).backward(g)
+        clear(x, gamma, beta)
+
+    def leaky_relu():
+        F.leaky_relu(x, 0.2).backward(g)
+        clear(x)
+
+    def bce():
+        F.binary_cross_entropy_with_logits(z, target).backward()
+        clear(z)
+
+    return {"linear": linear, "batch_norm": batch_norm, "leaky_relu": leaky_relu, "bce_with_logits": bce}
+
+
+def torch_adam(torch, shapes, rng):
+    params = [torch.tensor(rng.standard_normal(s, dtype=np.float32) * 0.05, requires_grad=True) for s in shapes]
+    for p in params:
+        p.grad = torch.tensor(rng.standard_normal(tuple(p.shape), dtype=np.float32) * 1e-3)
+    opt = torch.optim.Adam(params, **ADAM)
+    return opt.step
+
+
+# ------------------------------------------------------------------------------------------ NumPy
+def numpy_cases(n, width, rng):
+    x = rng.standard_normal((n, width), dtype=np.float32)
+    w, b = _w(rng, width, width), _b(rng, width)
+    g = rng.standard_normal((n, width), dtype=np.float32)
+    gamma, beta = np.ones(width, np.float32), np.zeros(width, np.float32)
+    r_mean, r_var = np.zeros(width, np.float32), np.ones(width, np.float32)
+    z, target = rng.standard_normal((n, 1), dtype=np.float32), np.ones((n, 1), np.float32)
+
+    def linear():
+        floor.linear_forward(x, w, b)
+        floor.linear_backward(g, x, w)
+
+    def batch_norm():
+        y, x_hat, inv_std, mean, var = floor.batch_norm_forward(x, gamma, beta)
+        r_mean[...] = 0.9 * r_mean + 0.1 * mean                  # the running statistics, as the others do
+        r_var[...] = 0.9 * r_var + (0.1 * n / (n - 1)) * var
+        floor.batch_norm_backward(g, x_hat, inv_std, gamma)
+
+    def leaky_relu():
+        floor.leaky_relu_forward(x)
+        floor.leaky_relu_backward(g, x)
+
+    def bce():
+        _, s = floor.bce_with_logits_forward(z, target)
+        floor.bce_with_logits_backward(s, target, n)
+
+    return {"linear": linear, "batch_norm": batch_norm, "leaky_relu": leaky_relu, "bce_with_logits": bce}
+
+
+def numpy_adam(shapes, rng):
+    adam = floor.FlatAdam(np, np.float32, shapes, lr=ADAM["lr"], betas=ADAM["betas"])
+    adam.flat[...] = rng.standard_normal(adam.flat.shape, dtype=np.float32) * 0.05
+    adam.grad_flat[...] = rng.standard_normal(adam.flat.shape, dtype=np.float32) * 1e-3
+    return adam.step
+
+
+def _w(rng, fan_in, fan_out):
+    bound = 1 / np.sqrt(fan_in)
+    return rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32)
+
+
+def _b(rng, fan_in):
+    bound = 1 / np.sqrt(fan_in)
+    return rng.uniform(-bound, bound, fan_in).astype(np.float32)
+
+
+def seed_gan_shapes():
+    g = [(100, 500), (500,), (500,), (500,), (500, 500), (500,), (500,), (500,), (500, 784), (784,)]
+    d = [(784, 500), (500,), (500, 500), (500,), (500, 1), (1,)]
+    return g + d
+
+
+# ------------------------------------------------------------------------------------------ driver
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ops", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch-sizes", default="64,1024", help="comma-separated N (default %(default)s)")
+    parser.add_argument("--width", type=int, default=500, help="feature width (default %(default)s)")
+    parser.add_argument("--repeats", type=int, default=21, help="samples per op and system (default %(default)s)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for NumPy's BLAS and PyTorch (default: all cores)")
+    parser.add_argument("--gap-ms", type=float, default=None,
+                        help="untimed pause before each sample (default: 120 with >1 thread and PyTorch, else 0)")
+    parser.add_argument("--no-torch", action="store_true", help="do not compare with PyTorch even if installed")
+    parser.add_argument("--out", help="directory for ops.json and ops.md")
+    parser.add_argument("--json", help="path of the JSON results")
+    args = parser.parse_args(argv)
+    args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
+    return args
+
+
+def measure(cases, repeats, gap_s=0.0):
+    """{system: µs per call summary} for one op: ``cases`` is {system: callable}."""
+    items = []
+    for name, run in cases.items():
+        loop, k = _calibrated(run)
+        items.append((_common.Timed(name, loop), k))
+    times = _common.time_interleaved([item for item, _ in items], repeats, warmup=1, gap_s=gap_s)
+    return {item.name: {**_common.summarize([s / k for s in times[item.name]], scale=1e6), "calls_per_sample": k}
+            for item, k in items}
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch, reason = (None, "--no-torch was given") if args.no_torch else _common.load_torch()
+    if torch is None:
+        print(f"PyTorch comparison skipped: {reason}")
+    threads = _common.configure_threads(args.threads, torch)
+    gap_s = _common.default_gap_s(args.gap_ms, threads["threads"], mixed=torch is not None)
+    machine = _common.machine_info(torch)
+    print(f"machine: {_common.describe_machine(machine)}\ndate: {machine['date']}\nthreads: {threads['description']}")
+    if threads.get("warning"):
+        print(f"warning: {threads['warning']}")
+    rng = np.random.default_rng(0)
+
+    rows = []
+    configs = [(op, f"N={n}, width {args.width}", n) for n in args.batch_sizes
+               for op in ("linear", "batch_norm", "leaky_relu", "bce_with_logits")]
+    configs += [("adam", f"Dense({args.width},{args.width}): 2 tensors", [(args.width, args.width), (args.width,)]),
+                ("adam", "seed G + D: 16 tensors, 1.33 M", seed_gan_shapes())]
+    per_n = {}
+    for op, label, size in configs:
+        if op == "adam":
+            cases = {"minigan": minigan_adam(size, rng), "numpy": numpy_adam(size, rng)}
+            if torch is not None:
+                cases["pytorch"] = torch_adam(torch, size, rng)
+        else:
+            if size not in per_n:
+                per_n[size] = {"minigan": minigan_cases(size, args.width, rng),
+                               "numpy": numpy_cases(size, args.width, rng)}
+                if torch is not None:
+                    per_n[size]["pytorch"] = torch_cases(torch, size, args.width, rng)
+            cases = {system: ops[op] for system, ops in per_n[size].items()}
+        result = measure(cases, args.repeats, gap_s)
+        row = {"op": op, "size": label, **{f"{k}_us": v["median"] for k, v in result.items()}, "detail": result}
+        if "pytorch" in result:
+            row["minigan/pytorch"] = result["minigan"]["median"] / result["pytorch"]["median"]
+        row["minigan/numpy"] = result["minigan"]["median"] / result["numpy"]["median"]
+        rows.append(row)
+        print(f"  {op:<16} {label:<34} minigan {result['minigan']['median']:9.1f} µs"
+              + (f"   PyTorch {result['pytorch']['median']:9.1f} µs" if "pytorch" in result else "")
+              + f"   NumPy {result['numpy']['median']:9.1f} µs")
+        sys.stdout.flush()
+
+    header = ["op", "size", "minigan µs", "PyTorch µs", "NumPy µs", "minigan/PyTorch", "minigan/NumPy"]
+    table = [[r["op"], r["size"], f"{r['minigan_us']:.1f}", f"{r['pytorch_us']:.1f}" if "pytorch_us" in r else "—",
+              f"{r['numpy_us']:.1f}", _common.fmt_ratio(r.get("minigan/pytorch")),
+              _common.fmt_ratio(r["minigan/numpy"])]
+             for r in rows]
+    print(f"\nforward+backward per call, median of {args.repeats} interleaved samples (Adam: one step):")
+    print(_common.text_table(header, table))
+
+    payload = {"benchmark": "benchmarks.ops", "command": _common.command_line(), "machine": machine,
+               "threads": threads, "gap_s": gap_s, "repeats": args.repeats, "results": rows,
+               "pytorch_skipped": reason if torch is None else None}
+    path = args.json or (os.path.join(args.out, "ops.json") if args.out
+                         else _common.default_output_path("minigan_ops.json"))
+    _common.write_json(path, payload)
+    print(f"\nJSON: {path}")
+    if args.out:
+        md = os.path.join(args.out, "ops.md")
+        with open(md, "w") as f:
+            f.write(f"# Per-op forward+backward (µs per call)\n\nCommand: `{payload['command']}`  \n"
+                    f"Date: {machine['date']}  \nMachine: {_common.describe_machine(machine)}\n\n"
+                    + _common.markdown_table(header, table) + "\n")
+        print(f"Markdown: {md}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
