@@ -1118,3 +1118,11 @@ def test_unary_ops_keep_float32(backend_name, name):
                                   pytest.param([1, 2], id="int-list")])
 def test_tensor_from_python_data_takes_the_default_dtype(backend_name, data):
     assert minigan.tensor(data).dtype == minigan.get_default_dtype()
+
+
+@pytest.mark.parametrize("dtype, x", [("float64", -80.0), ("float64", -700.0), ("float32", -50.0), ("float32", -87.0)])
+def test_sigmoid_keeps_full_relative_precision_in_the_negative_tail(backend_name, dtype, x):
+    # σ(x) ≈ eˣ there: a formula such as 1 + [x < 0](e − 1) would absorb e and return 0.
+    got = float(value(minigan.sigmoid(minigan.tensor([x], dtype=dtype)))[0])
+    expected = math.exp(x) / (1 + math.exp(x))
+    assert got == pytest.approx(expected, rel=1e-6 if dtype == "float32" else 1e-14)
