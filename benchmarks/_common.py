@@ -224,13 +224,7 @@ def time_interleaved(items, repeats, warmup, budget_s=None, min_repeats=5, gap_s
     warm = {}
     for _ in range(max(warmup, 1) if budget_s else warmup):
         for item in items:
-            if gap_s:
-                time.sleep(gap_s)
-            item.sync()
-            start = time.perf_counter()
-            item.run()
-            item.sync()
-            warm[item.name] = time.perf_counter() - start
+            warm[item.name] = _time_once(item, gap_s)
     if budget_s and warm:
         per_round = sum(warm.values())
         repeats = min(repeats, max(min_repeats, int(budget_s / max(per_round, 1e-9))))
@@ -238,14 +232,19 @@ def time_interleaved(items, repeats, warmup, budget_s=None, min_repeats=5, gap_s
     k = len(items)
     for r in range(repeats):
         for item in items[r % k:] + items[:r % k]:
-            if gap_s:
-                time.sleep(gap_s)
-            item.sync()
-            start = time.perf_counter()
-            item.run()
-            item.sync()
-            times[item.name].append(time.perf_counter() - start)
+            times[item.name].append(_time_once(item, gap_s))
     return times
+
+
+def _time_once(item, gap_s):
+    """Seconds of one synchronised ``item.run()``, after an untimed pause of ``gap_s``."""
+    if gap_s:
+        time.sleep(gap_s)
+    item.sync()
+    start = time.perf_counter()
+    item.run()
+    item.sync()
+    return time.perf_counter() - start
 
 
 def summarize(seconds, scale=1e3):
@@ -424,3 +423,21 @@ def _module_name():
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     return spec.name if spec is not None else os.path.basename(sys.argv[0])
+
+
+def start_comparison(args):
+    """The shared start of ``benchmarks.ops`` and ``benchmarks.scaling``: load PyTorch (unless
+    ``--no-torch``), set the thread count, choose the pause between runs, and print the machine.
+
+    Returns (torch or None, why torch was skipped or None, threads dict, gap in seconds, machine dict).
+    """
+    torch, reason = (None, "--no-torch was given") if args.no_torch else load_torch()
+    if torch is None:
+        print(f"PyTorch comparison skipped: {reason}")
+    threads = configure_threads(args.threads, torch)
+    gap_s = default_gap_s(args.gap_ms, threads["threads"], mixed=torch is not None)
+    machine = machine_info(torch)
+    print(f"machine: {describe_machine(machine)}\ndate: {machine['date']}\nthreads: {threads['description']}")
+    if threads.get("warning"):
+        print(f"warning: {threads['warning']}")
+    return torch, reason, threads, gap_s, machine

@@ -27,7 +27,20 @@ def benchmark_data(n=10_000, dim=784, seed=1234):
     return np.random.default_rng(seed).uniform(0.0, 1.0, (n, dim)).astype(np.float32)
 
 
-class MiniganStep:
+class _ArrayStep:
+    """What the NumPy/CuPy systems share: ``self._cupy`` is the cupy module on the GPU, else None."""
+
+    def sync(self):
+        if self._cupy is not None:
+            self._cupy.cuda.Device().synchronize()
+
+    def peak_memory(self):
+        if self._cupy is not None:
+            return _common.cupy_pool_peak(self._cupy, self.step)
+        return _common.tracemalloc_peak(self.step)
+
+
+class MiniganStep(_ArrayStep):
     label = "minigan"
 
     def __init__(self, data, batch_size, backend="numpy", z_dim=100, g_hidden=(500, 500), d_hidden=(500, 500),
@@ -51,17 +64,8 @@ class MiniganStep:
     def step(self):
         return self.trainer.step()
 
-    def sync(self):
-        if self._cupy is not None:
-            self._cupy.cuda.Device().synchronize()
 
-    def peak_memory(self):
-        if self._cupy is not None:
-            return _common.cupy_pool_peak(self._cupy, self.step)
-        return _common.tracemalloc_peak(self.step)
-
-
-class FloorStep:
+class FloorStep(_ArrayStep):
     label = "floor"
 
     def __init__(self, data, batch_size, backend="numpy", z_dim=100, g_hidden=(500, 500), d_hidden=(500, 500),
@@ -75,15 +79,6 @@ class FloorStep:
 
     def step(self):
         return self.floor.step()
-
-    def sync(self):
-        if self._cupy is not None:
-            self._cupy.cuda.Device().synchronize()
-
-    def peak_memory(self):
-        if self._cupy is not None:
-            return _common.cupy_pool_peak(self._cupy, self.step)
-        return _common.tracemalloc_peak(self.step)
 
 
 class TorchStep:

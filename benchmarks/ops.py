@@ -230,15 +230,7 @@ def measure(cases, repeats, gap_s=0.0):
 
 def main(argv=None):
     args = parse_args(argv)
-    torch, reason = (None, "--no-torch was given") if args.no_torch else _common.load_torch()
-    if torch is None:
-        print(f"PyTorch comparison skipped: {reason}")
-    threads = _common.configure_threads(args.threads, torch)
-    gap_s = _common.default_gap_s(args.gap_ms, threads["threads"], mixed=torch is not None)
-    machine = _common.machine_info(torch)
-    print(f"machine: {_common.describe_machine(machine)}\ndate: {machine['date']}\nthreads: {threads['description']}")
-    if threads.get("warning"):
-        print(f"warning: {threads['warning']}")
+    torch, reason, threads, gap_s, machine = _common.start_comparison(args)
     rng = np.random.default_rng(0)
 
     rows = []

@@ -94,15 +94,7 @@ def plot(path, by_batch, by_width, width_batch, title):
 
 def main(argv=None):
     args = parse_args(argv)
-    torch, reason = (None, "--no-torch was given") if args.no_torch else _common.load_torch()
-    if torch is None:
-        print(f"PyTorch comparison skipped: {reason}")
-    threads = _common.configure_threads(args.threads, torch)
-    args.gap_s = _common.default_gap_s(args.gap_ms, threads["threads"], mixed=torch is not None)
-    machine = _common.machine_info(torch)
-    print(f"machine: {_common.describe_machine(machine)}\ndate: {machine['date']}\nthreads: {threads['description']}")
-    if threads.get("warning"):
-        print(f"warning: {threads['warning']}")
+    torch, reason, threads, args.gap_s, machine = _common.start_comparison(args)
     data = benchmark_data()
     print("batch-size sweep (seed GAN, width 500):")
     by_batch = [point(data, n, 500, args, torch, reason) for n in args.batch_sizes]
