@@ -17,6 +17,15 @@ compute the loss on all samples (or sum the gradients of every minibatch before 
 
 ``state_dict()`` holds every buffer and step count; ``load_state_dict`` of it makes a resumed run
 continue bit for bit.
+
+Speed: when every parameter has a gradient, all share one dtype and backend and all have taken the
+same number of steps (the usual case), ``step()`` updates all of them at once. The parameters' values
+and their state buffers then live as views in one contiguous 1-D array each (``p.data`` is rebound to
+a view of the optimizer's buffer the first time; the numbers do not change), the gradients are
+copied into one flat array, and ``update`` runs once on the flat arrays — a few large in-place NumPy
+passes instead of a dozen small ones per parameter. The numbers are the same, bit for bit, as
+updating each parameter on its own (the same operations in the same order, element by element).
+Otherwise ``step()`` updates each parameter separately with the same ``update``.
 """
 
 import math
@@ -42,6 +51,7 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}: {name} must be non-negative, got {value}")
         self.hyper = hyper
         self.state = [dict() for _ in self.params]
+        self._flat = None  # the flat buffers of the all-at-once path, built at its first use
 
     def zero_grad(self):
         """Set every parameter's ``.grad`` to None."""
@@ -49,7 +59,10 @@ class Optimizer:
             p.grad = None
 
     def step(self):
-        """Update every parameter that has a gradient."""
+        """Update every parameter that has a gradient (all at once when possible: module docstring)."""
+        if self._can_step_flat():
+            self._step_flat()
+            return
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue
@@ -57,10 +70,74 @@ class Optimizer:
             if self.hyper.get("weight_decay"):
                 g = g + self.hyper["weight_decay"] * p.data
             state["step"] = state.get("step", 0) + 1
-            self.update(p, g, state)
+            self.update(p.data, g, state, state["step"], p.xp.empty_like(p.data))
 
-    def update(self, p, g, state):
+    def update(self, param, g, state, t, scratch):
+        """Update the array ``param`` in place from its gradient ``g`` at step ``t`` (1-based), keeping
+        buffers in the dict ``state``. ``scratch`` is an array like ``param`` free for temporaries."""
         raise NotImplementedError
+
+    # ---------------------------------------------------------------- the all-at-once path
+    def _can_step_flat(self):
+        first = self.params[0]
+        step = self.state[0].get("step", 0)
+        return all(p.grad is not None and p.dtype == first.dtype and p.backend == first.backend
+                   and s.get("step", 0) == step for p, s in zip(self.params, self.state))
+
+    def _flat_buffers(self):
+        """The flat arrays, rebuilt (from the current values) when a parameter's ``.data`` or a state
+        buffer is no longer the view it was (replaced by the user, a backend move, a state load)."""
+        flat = self._flat
+        if flat is not None and all(p.data is view for p, view in zip(self.params, flat["params"])) and all(
+                set(s) - {"step"} == set(flat["state_views"]) and
+                all(s[name] is views[i] for name, views in flat["state_views"].items())
+                for i, s in enumerate(self.state)):
+            return flat
+        first = self.params[0]
+        xp, dtype = first.xp, first.dtype
+        names = set(self.state[0]) - {"step"}
+        if any(set(s) - {"step"} != names for s in self.state):
+            names = set()  # inconsistent states cannot share buffers: start them afresh
+        sizes = [p.data.size for p in self.params]
+        total = sum(sizes)
+        param = xp.concatenate([p.data.reshape(-1) for p in self.params]).astype(dtype, copy=False)
+        state = {name: xp.concatenate([xp.asarray(s[name], dtype=dtype).reshape(-1) for s in self.state])
+                 for name in sorted(names)}
+        flat = {"param": param, "grad": xp.empty(total, dtype=dtype), "scratch": xp.empty(total, dtype=dtype),
+                "state": state, "params": self._views(param, sizes), "state_views": {}}
+        for p, view in zip(self.params, flat["params"]):
+            p.data = view
+        self._flat = flat
+        self._share_state(flat)
+        return flat
+
+    def _views(self, array, sizes):
+        views, offset = [], 0
+        for p, size in zip(self.params, sizes):
+            views.append(array[offset:offset + size].reshape(p.shape))
+            offset += size
+        return views
+
+    def _share_state(self, flat):
+        """Point every parameter's state entries at views of the flat state arrays."""
+        sizes = [p.data.size for p in self.params]
+        for name, array in flat["state"].items():
+            if name not in flat["state_views"]:
+                flat["state_views"][name] = self._views(array, sizes)
+            for s, view in zip(self.state, flat["state_views"][name]):
+                s[name] = view
+
+    def _step_flat(self):
+        flat = self._flat_buffers()
+        xp, g = self.params[0].xp, flat["grad"]
+        xp.concatenate([p.grad.reshape(-1) for p in self.params], out=g)
+        if self.hyper.get("weight_decay"):
+            g += self.hyper["weight_decay"] * flat["param"]
+        t = self.state[0].get("step", 0) + 1
+        self.update(flat["param"], g, flat["state"], t, flat["scratch"])
+        self._share_state(flat)  # buffers that update() created at the first step
+        for s in self.state:
+            s["step"] = t
 
     def state_dict(self):
         """``{"hyper": {...}, "state": [{name: array or number}, ...]}``, copies of everything."""
@@ -144,7 +221,7 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov=True needs momentum > 0")
         super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
 
-    def update(self, p, g, state):
+    def update(self, param, g, state, t, scratch):
         momentum = self.hyper["momentum"]
         if momentum:
             if "momentum_buffer" not in state:
@@ -153,8 +230,17 @@ class SGD(Optimizer):
                 state["momentum_buffer"] *= momentum
                 state["momentum_buffer"] += g
             buffer = state["momentum_buffer"]
-            g = g + momentum * buffer if self.hyper["nesterov"] else buffer
-        p.data -= self.hyper["lr"] * g
+            if self.hyper["nesterov"]:
+                scratch[...] = momentum * buffer
+                scratch += g
+                g = scratch
+            else:
+                g = buffer
+        if g is scratch:
+            scratch *= self.hyper["lr"]
+        else:
+            scratch[...] = self.hyper["lr"] * g
+        param -= scratch
 
 
 class Adagrad(Optimizer):
@@ -164,11 +250,16 @@ class Adagrad(Optimizer):
         super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay,
                          initial_accumulator_value=initial_accumulator_value)
 
-    def update(self, p, g, state):
+    def update(self, param, g, state, t, scratch):
+        xp = backends.array_module(param)
         if "sum" not in state:
-            state["sum"] = p.xp.full(p.shape, self.hyper["initial_accumulator_value"], dtype=p.dtype)
-        state["sum"] += g * g
-        p.data -= self.hyper["lr"] * g / (p.xp.sqrt(state["sum"]) + self.hyper["eps"])
+            state["sum"] = xp.full(param.shape, self.hyper["initial_accumulator_value"], dtype=param.dtype)
+        xp.multiply(g, g, out=scratch)
+        state["sum"] += scratch
+        xp.sqrt(state["sum"], out=scratch)        # lr · g / (√s + ε), in this order
+        scratch += self.hyper["eps"]
+        xp.divide(self.hyper["lr"] * g, scratch, out=scratch)
+        param -= scratch
 
 
 class Adam(Optimizer):
@@ -181,24 +272,30 @@ class Adam(Optimizer):
         super().__init__(params, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad)
 
-    def update(self, p, g, state):
+    def update(self, param, g, state, t, scratch):
         h = self.hyper
-        xp = p.xp
+        xp = backends.array_module(param)
         if "exp_avg" not in state:
-            state["exp_avg"] = xp.zeros_like(p.data)
-            state["exp_avg_sq"] = xp.zeros_like(p.data)
+            state["exp_avg"] = xp.zeros_like(param)
+            state["exp_avg_sq"] = xp.zeros_like(param)
             if h["amsgrad"]:
-                state["max_exp_avg_sq"] = xp.zeros_like(p.data)
-        t = state["step"]
+                state["max_exp_avg_sq"] = xp.zeros_like(param)
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        m *= h["beta1"]
-        m += (1 - h["beta1"]) * g
-        v *= h["beta2"]
-        v += (1 - h["beta2"]) * (g * g)
+        m *= h["beta1"]                                   # m ← β₁ m + (1 − β₁) g
+        xp.multiply(g, 1 - h["beta1"], out=scratch)
+        m += scratch
+        v *= h["beta2"]                                   # v ← β₂ v + (1 − β₂) g²
+        xp.multiply(g, g, out=scratch)
+        scratch *= 1 - h["beta2"]
+        v += scratch
         if h["amsgrad"]:
             xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]
         bias1 = 1 - h["beta1"] ** t
         bias2 = 1 - h["beta2"] ** t
-        denominator = xp.sqrt(v) / math.sqrt(bias2) + h["eps"]
-        p.data -= (h["lr"] / bias1) * (m / denominator)
+        xp.sqrt(v, out=scratch)                           # θ ← θ − (lr / bias1) · m / (√v / √bias2 + ε)
+        scratch /= math.sqrt(bias2)
+        scratch += h["eps"]
+        xp.divide(m, scratch, out=scratch)
+        scratch *= h["lr"] / bias1
+        param -= scratch

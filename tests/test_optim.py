@@ -4,6 +4,8 @@
   decay) equal the update rules computed here by hand with NumPy (PyTorch's semantics: the momentum
   buffer starts as g; Adam's bias correction).
 - A parameter whose ``.grad`` is None is skipped, and its state does not advance.
+- The all-at-once (flat buffer) path gives the same numbers, bit for bit, as updating each parameter
+  on its own; its buffers follow parameters and states that are replaced from outside.
 - Full-batch gradient descent (SGD on the loss over the whole data set) solves least squares.
 - A run interrupted, saved (to files or in memory), restored into fresh objects and continued equals
   the uninterrupted run bit for bit.
@@ -185,6 +187,68 @@ def test_zero_grad_sets_every_grad_to_none(backend_name, name):
         p.grad = p.data.copy()
     optimizer.zero_grad()
     assert all(p.grad is None for p in params)
+
+
+ALL_OPTIMIZERS = {
+    **OPTIMIZERS,
+    "sgd": lambda params: SGD(params, lr=0.1),
+    "sgd_nesterov_weight_decay": lambda params: SGD(params, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+    "adagrad_weight_decay": lambda params: Adagrad(params, lr=0.1, weight_decay=0.1),
+}
+
+
+@pytest.mark.parametrize("name", ALL_OPTIMIZERS)
+def test_flat_step_equals_per_parameter_steps_bit_for_bit(backend_name, name):
+    # A float32 parameter beside two float64 ones forces the per-parameter path (one flat buffer needs
+    # one dtype); the same two float64 parameters alone take the flat path.
+    flat_params, mixed_params = make_params(), make_params() + [Parameter([1.0, 2.0], dtype="float32")]
+    flat_opt, mixed_opt = ALL_OPTIMIZERS[name](flat_params), ALL_OPTIMIZERS[name](mixed_params)
+    grads = gradient_sequence(4)
+    run_optimizer(flat_opt, flat_params, grads)
+    run_optimizer(mixed_opt, mixed_params[:2], grads)  # the float32 one has no grad: skipped
+    assert flat_opt._flat is not None and mixed_opt._flat is None
+    for a, b in zip(flat_params, mixed_params):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for a, b in zip(flat_opt.state, mixed_opt.state):
+        assert set(a) == set(b) and a["step"] == b["step"] == 4
+        for key in set(a) - {"step"}:
+            np.testing.assert_array_equal(to_numpy(a[key]), to_numpy(b[key]))
+
+
+def test_flat_step_makes_parameters_views_of_one_buffer(backend_name):
+    params = make_params()
+    optimizer = Adam(params, lr=0.01)
+    before = [p.numpy() for p in params]
+    run_optimizer(optimizer, params, gradient_sequence(1))
+    flat = optimizer._flat["param"]
+    for p, b in zip(params, before):
+        assert p.data.base is flat and p.shape == b.shape
+    assert all(s["exp_avg"].base is optimizer._flat["state"]["exp_avg"] for s in optimizer.state)
+
+
+def test_flat_step_follows_a_parameter_replaced_from_outside(backend_name):
+    params = make_params()
+    optimizer = SGD(params, lr=0.5)
+    run_optimizer(optimizer, params, gradient_sequence(1))
+    params[0].data = params[0].xp.zeros(params[0].shape)  # not a view of the optimizer's buffer any more
+    run_optimizer(optimizer, params, [[np.ones(SHAPES[0]), np.zeros(SHAPES[1])]])
+    np.testing.assert_array_equal(params[0].numpy(), np.full(SHAPES[0], -0.5))
+
+
+def test_flat_step_after_loading_a_state_uses_the_loaded_buffers(backend_name):
+    params = make_params()
+    optimizer = Adam(params, lr=0.01)
+    grads = gradient_sequence(3)
+    run_optimizer(optimizer, params, grads[:1])
+    saved_state, saved_values = optimizer.state_dict(), [p.numpy() for p in params]
+    run_optimizer(optimizer, params, grads[1:2])
+    expected = [p.numpy() for p in params]
+    optimizer.load_state_dict(saved_state)
+    for p, v in zip(params, saved_values):
+        p.data[...] = p.xp.asarray(v)
+    run_optimizer(optimizer, params, grads[1:2])
+    for p, e in zip(params, expected):
+        np.testing.assert_array_equal(p.numpy(), e)
 
 
 def test_learning_rate_can_be_changed_between_steps(backend_name):
