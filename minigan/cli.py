@@ -54,6 +54,10 @@ def _add_train_options(parser):
     a("--minibatch-kernels", type=int, default=0, help="add minibatch discrimination with this many kernels")
     a("--historical-averaging", type=float, default=0.0, help="weight of the historical-averaging penalty")
     a("--pack", type=int, default=1, help="PacGAN packing degree m (D judges m samples at once)")
+    a("--lr-decay", choices=("none", "linear"), default=d.lr_decay,
+      help="learning-rate schedule: none, or linear decay to 0 at the last step (default none)")
+    a("--g-ema", type=float, default=d.g_ema,
+      help="sample from an exponential moving average of G's weights with this decay, e.g. 0.999 (default 0: off)")
     a("--init", choices=("uniform", "glorot", "normal"), default=d.init, help="weight initialisation")
     a("--seed", type=int, default=d.seed, help="random seed (default 0)")
     a("--backend", choices=("numpy", "cupy"), default=d.backend, help="array backend (default numpy)")
@@ -75,6 +79,7 @@ def _config_from_args(args):
         optimizer=args.optimizer, lr=args.lr, betas=(args.beta1, 0.999), momentum=args.momentum,
         label_smoothing=args.label_smoothing, feature_matching=args.feature_matching,
         minibatch_kernels=args.minibatch_kernels, historical_averaging=args.historical_averaging, pack=args.pack,
+        lr_decay=args.lr_decay, g_ema=args.g_ema,
         init=args.init, seed=args.seed, backend=args.backend, n_data=args.n_data, log_every=args.log_every,
         sample_every=args.sample_every, checkpoint_every=args.checkpoint_every)
 

@@ -41,6 +41,7 @@ def losses_of(trainer, steps):
     {},
     {"historical_averaging": 0.1, "label_smoothing": 0.1},
     {"optimizer": "sgd", "pack": 2, "minibatch_kernels": 3},
+    {"g_ema": 0.9, "lr_decay": "linear", "d_lr": 1e-3, "steps": 8},
 ])
 def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path, changes):
     uninterrupted = Trainer(tiny_config(**changes), tiny_images(), progress=False)
@@ -57,17 +58,55 @@ def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path, changes):
     for a, b in zip(uninterrupted.G.parameters() + uninterrupted.D.parameters(),
                     resumed.G.parameters() + resumed.D.parameters()):
         assert np.array_equal(a.data, b.data)
+    if uninterrupted.G_ema is not None:
+        for a, b in zip(uninterrupted.G_ema.parameters(), resumed.G_ema.parameters()):
+            assert np.array_equal(a.data, b.data)
 
 
 @pytest.mark.parametrize("changes", [
     {"loss": "minimax"}, {"loss": "least_squares"}, {"feature_matching": True}, {"d_steps": 2},
     {"optimizer": "adagrad", "lr": 0.01}, {"optimizer": "gd", "lr": 0.05}, {"g_norm": "instance"},
     {"g_norm": "none", "d_norm": "batch"}, {"pack": 4}, {"minibatch_kernels": 4},
+    {"g_activation": "relu", "d_activation": "relu"}, {"g_ema": 0.99}, {"lr_decay": "linear"}, {"d_lr": 1e-3},
 ])
 def test_every_training_switch_runs_and_gives_finite_losses(changes):
     trainer = Trainer(tiny_config(**changes), tiny_images(), progress=False)
     for d_loss, g_loss in losses_of(trainer, 3):
         assert np.isfinite(d_loss) and np.isfinite(g_loss)
+
+
+def test_generator_average_is_the_exponential_moving_average_of_the_weights():
+    decay = 0.75
+    trainer = Trainer(tiny_config(g_ema=decay, g_norm="none"), tiny_images(), progress=False)
+    expected = [p.numpy().astype(np.float64) for p in trainer.G.parameters()]  # the average starts at G
+    for _ in range(3):
+        trainer.step()
+        expected = [decay * e + (1 - decay) * p.numpy() for e, p in zip(expected, trainer.G.parameters())]
+    for e, p in zip(expected, trainer.G_ema.parameters()):
+        np.testing.assert_allclose(p.numpy(), e, rtol=1e-5, atol=1e-7)
+        assert not p.requires_grad
+    state = minigan.random.get_state()
+    z = trainer.noise(5)
+    with minigan.no_grad():
+        averaged = trainer.G_ema(z).numpy()
+        trained = trainer.G(z).numpy()
+    minigan.random.set_state(state)
+    np.testing.assert_array_equal(trainer.sample(5), averaged)  # sample() uses the average
+    minigan.random.set_state(state)
+    np.testing.assert_array_equal(trainer.sample(5, average=False), trained)
+    assert not np.array_equal(averaged, trained)
+
+
+def test_linear_decay_scales_both_learning_rates_down_to_zero():
+    trainer = Trainer(tiny_config(steps=4, lr=0.4, d_lr=0.8, lr_decay="linear"), tiny_images(), progress=False)
+    seen = []
+    for _ in range(4):
+        trainer.step()
+        seen.append((trainer.G_opt.lr, trainer.D_opt.lr))
+    assert seen == [(0.4, 0.8), (0.4 * 0.75, 0.8 * 0.75), (0.4 * 0.5, 0.8 * 0.5), (0.4 * 0.25, 0.8 * 0.25)]
+    constant = Trainer(tiny_config(lr=0.4), tiny_images(), progress=False)
+    constant.step()
+    assert constant.G_opt.lr == constant.D_opt.lr == 0.4
 
 
 def test_full_batch_gd_uses_the_whole_data_set_per_step():
@@ -136,3 +175,7 @@ def test_bad_config_values_are_refused():
         Trainer(tiny_config(loss="wasserstein"), tiny_images(), progress=False)
     with pytest.raises(ValueError, match="pack"):
         Trainer(tiny_config(pack=3), tiny_images(), progress=False)
+    for bad, match in (({"g_ema": 1.0}, "g_ema"), ({"lr_decay": "cosine"}, "lr_decay"), ({"d_lr": 0.0}, "d_lr"),
+                       ({"g_activation": "gelu"}, "g_activation"), ({"d_activation": "tanh"}, "d_activation")):
+        with pytest.raises(ValueError, match=match):
+            Trainer(tiny_config(**bad), tiny_images(), progress=False)

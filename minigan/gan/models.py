@@ -10,10 +10,19 @@ points are not in [0, 1]). Width, depth and the normalisation in each network ar
 """
 
 from minigan import ops
-from minigan.nn import (BatchNorm1d, Dense, InstanceNorm1d, LeakyReLU, MinibatchDiscrimination, Module,
+from minigan.nn import (BatchNorm1d, Dense, InstanceNorm1d, LeakyReLU, MinibatchDiscrimination, Module, ReLU,
                         Sequential, Sigmoid)
 
 NORMS = ("none", "batch", "instance")
+ACTIVATIONS = ("leaky_relu", "relu")
+
+
+def _activation(kind):
+    if kind == "leaky_relu":
+        return LeakyReLU(0.2)
+    if kind == "relu":
+        return ReLU()
+    raise ValueError(f"unknown activation {kind!r}: expected one of {ACTIVATIONS}")
 
 
 def _norm_layer(kind, width, dtype):
@@ -26,21 +35,23 @@ def _norm_layer(kind, width, dtype):
     raise ValueError(f"unknown normalisation {kind!r}: expected one of {NORMS}")
 
 
-def _hidden_stack(in_features, hidden, norm, dtype, init):
+def _hidden_stack(in_features, hidden, norm, dtype, init, activation="leaky_relu"):
     layers = []
     for width in hidden:
         layers.append(Dense(in_features, width, init=init, dtype=dtype))
         norm_layer = _norm_layer(norm, width, dtype)
         if norm_layer is not None:
             layers.append(norm_layer)
-        layers.append(LeakyReLU(0.2))
+        layers.append(_activation(activation))
         in_features = width
     return layers, in_features
 
 
-def build_generator(z_dim, out_dim, hidden=(500, 500), norm="batch", output="sigmoid", dtype=None, init="uniform"):
-    """G: z (N, z_dim) → samples (N, out_dim); ``output`` "sigmoid" (images in [0, 1]) or "linear"."""
-    layers, width = _hidden_stack(z_dim, hidden, norm, dtype, init)
+def build_generator(z_dim, out_dim, hidden=(500, 500), norm="batch", output="sigmoid", dtype=None, init="uniform",
+                    activation="leaky_relu"):
+    """G: z (N, z_dim) → samples (N, out_dim); ``output`` "sigmoid" (images in [0, 1]) or "linear";
+    ``activation`` after each hidden layer: "leaky_relu" (slope 0.2) or "relu"."""
+    layers, width = _hidden_stack(z_dim, hidden, norm, dtype, init, activation)
     layers.append(Dense(width, out_dim, init=init, dtype=dtype))
     if output == "sigmoid":
         layers.append(Sigmoid())
@@ -54,10 +65,10 @@ class Discriminator(Module):
     (what feature matching compares); minibatch discrimination, when on, sits between the two."""
 
     def __init__(self, in_dim, hidden=(500, 500), norm="none", pack=1, minibatch_kernels=0, kernel_dim=5,
-                 dtype=None, init="uniform"):
+                 dtype=None, init="uniform", activation="leaky_relu"):
         super().__init__()
         self.pack = pack
-        layers, width = _hidden_stack(in_dim * pack, hidden, norm, dtype, init)
+        layers, width = _hidden_stack(in_dim * pack, hidden, norm, dtype, init, activation)
         self.body = Sequential(*layers)
         self.minibatch = (MinibatchDiscrimination(width, minibatch_kernels, kernel_dim, dtype=dtype)
                           if minibatch_kernels else None)

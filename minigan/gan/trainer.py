@@ -29,7 +29,7 @@ import numpy as np
 from minigan import backends, random
 from minigan.autograd import no_grad
 from minigan.gan import plots
-from minigan.gan.models import Discriminator, build_generator, pack_samples
+from minigan.gan.models import ACTIVATIONS, Discriminator, build_generator, pack_samples
 from minigan.gan.progress import ProgressBar
 from minigan.nn import functional as F
 from minigan.optim import SGD, Adagrad, Adam
@@ -38,6 +38,7 @@ from minigan.tensor import Tensor
 
 LOSSES = ("minimax", "nonsaturating", "least_squares")
 OPTIMIZERS = ("adam", "sgd", "adagrad", "gd")
+LR_DECAYS = ("none", "linear")
 
 
 class TrainingDiverged(RuntimeError):
@@ -56,10 +57,13 @@ class TrainConfig:
     d_hidden: tuple = None
     g_norm: str = None            # "none" | "batch" | "instance"
     d_norm: str = "none"
+    g_activation: str = "leaky_relu"  # "leaky_relu" (slope 0.2) | "relu"
+    d_activation: str = "leaky_relu"
     loss: str = "nonsaturating"
     d_steps: int = 1
     optimizer: str = "adam"
     lr: float = 2e-4
+    d_lr: float = None            # D's learning rate; None: the same as G's (``lr``)
     betas: tuple = (0.5, 0.999)
     momentum: float = 0.9
     label_smoothing: float = 0.0  # one-sided: real targets become 1 − label_smoothing
@@ -67,6 +71,8 @@ class TrainConfig:
     minibatch_kernels: int = 0
     historical_averaging: float = 0.0
     pack: int = 1
+    lr_decay: str = "none"        # "none" | "linear": lr falls linearly to 0 at step ``steps``
+    g_ema: float = 0.0            # > 0: sample from an exponential moving average of G's weights
     init: str = "uniform"
     seed: int = 0
     backend: str = "numpy"
@@ -102,6 +108,15 @@ class TrainConfig:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.pack < 1 or self.batch_size % self.pack:
             raise ValueError(f"pack={self.pack} must be ≥ 1 and divide batch_size={self.batch_size}")
+        for name in ("g_activation", "d_activation"):
+            if getattr(self, name) not in ACTIVATIONS:
+                raise ValueError(f"{name} must be one of {ACTIVATIONS}, got {getattr(self, name)!r}")
+        if self.d_lr is not None and not self.d_lr > 0:
+            raise ValueError(f"d_lr must be positive (or None: the same as lr), got {self.d_lr}")
+        if self.lr_decay not in LR_DECAYS:
+            raise ValueError(f"lr_decay must be one of {LR_DECAYS}, got {self.lr_decay!r}")
+        if not 0.0 <= self.g_ema < 1.0:
+            raise ValueError(f"g_ema must be in [0, 1) (0 turns it off), got {self.g_ema}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         for name in ("steps", "batch_size", "d_steps"):
@@ -109,14 +124,14 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 
 
-def _optimizer(config, params):
+def _optimizer(config, params, lr):
     if config.optimizer == "adam":
-        return Adam(params, lr=config.lr, betas=config.betas)
+        return Adam(params, lr=lr, betas=config.betas)
     if config.optimizer == "sgd":
-        return SGD(params, lr=config.lr, momentum=config.momentum)
+        return SGD(params, lr=lr, momentum=config.momentum)
     if config.optimizer == "adagrad":
-        return Adagrad(params, lr=config.lr)
-    return SGD(params, lr=config.lr)  # "gd": plain steps on the full data set (batch_size = N)
+        return Adagrad(params, lr=lr)
+    return SGD(params, lr=lr)  # "gd": plain steps on the full data set (batch_size = N)
 
 
 class Trainer:
@@ -134,18 +149,29 @@ class Trainer:
         random.seed(self.config.seed)
         c = self.config
         data_dim = dataset.x.shape[1]
-        self.G = build_generator(c.z_dim, data_dim, c.g_hidden, c.g_norm,
-                                 "sigmoid" if dataset.image_shape else "linear", c.dtype, c.init)
+        self.G = self._build_generator(data_dim)
         self.D = Discriminator(data_dim, c.d_hidden, c.d_norm, c.pack, c.minibatch_kernels, dtype=c.dtype,
-                               init=c.init)
-        self.G_opt = _optimizer(c, self.G.parameters())
-        self.D_opt = _optimizer(c, self.D.parameters())
+                               init=c.init, activation=c.d_activation)
+        self.G_ema = None
+        if c.g_ema:
+            self.G_ema = self._build_generator(data_dim)
+            self.G_ema.load_state_dict(self.G.state_dict())
+            self.G_ema.train(False)
+            for p in self.G_ema.parameters():
+                p.requires_grad = False
+        self.G_opt = _optimizer(c, self.G.parameters(), c.lr)
+        self.D_opt = _optimizer(c, self.D.parameters(), c.d_lr if c.d_lr is not None else c.lr)
         self.data = backends.current_module().asarray(dataset.x.astype(c.dtype))
         self.averages = {"G": [p.data.copy() for p in self.G.parameters()],
                          "D": [p.data.copy() for p in self.D.parameters()]}
         self.step_count = 0
         self.records = []
         self.last = {}
+
+    def _build_generator(self, data_dim):
+        c = self.config
+        return build_generator(c.z_dim, data_dim, c.g_hidden, c.g_norm, "sigmoid" if self.dataset.image_shape else
+                               "linear", c.dtype, c.init, c.g_activation)
 
     # ------------------------------------------------------------------------------ sampling
     def noise(self, n):
@@ -155,13 +181,15 @@ class Trainer:
         index = random.generator().integers(0, len(self.data), size=n)
         return Tensor(self.data[backends.current_module().asarray(index)])
 
-    def sample(self, n, train_mode=False):
+    def sample(self, n, train_mode=False, average=True):
         """n samples from G as a host NumPy array. BatchNorm uses running statistics unless
-        ``train_mode`` (batch statistics, as during training)."""
-        self.G.train(train_mode)
+        ``train_mode`` (batch statistics, as during training). With ``g_ema`` on, the samples come from
+        the weight average unless ``average`` is False (then from the generator being trained)."""
+        G = self.G_ema if average and self.G_ema is not None else self.G
+        G.train(train_mode)
         with no_grad():
-            out = self.G(self.noise(n)).numpy()
-        self.G.train(True)
+            out = G(self.noise(n)).numpy()
+        G.train(G is self.G)
         return out
 
     # ------------------------------------------------------------------------------- losses
@@ -188,6 +216,22 @@ class Trainer:
             if p.grad is not None:
                 p.grad = p.grad + (2 * weight) * (p.data - average)
 
+    def _update_ema(self):
+        """G_ema ← decay · G_ema + (1 − decay) · G for the weights; buffers (BN statistics) are copied."""
+        decay = self.config.g_ema
+        for average, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            average.data *= decay
+            average.data += (1.0 - decay) * p.data
+        for (_, average), (_, b) in zip(self.G_ema.named_buffers(), self.G.named_buffers()):
+            average.data[...] = b.data
+
+    def lr_factor(self, step):
+        """The factor on both learning rates at step ``step`` (1-based): 1, or with ``lr_decay="linear"``
+        1 − (step − 1) / steps, falling to 1 / steps at the last step (0 after it)."""
+        if self.config.lr_decay == "linear":
+            return max(0.0, 1.0 - (step - 1) / self.config.steps)
+        return 1.0
+
     def _update_averages(self, name, params):
         if not self.config.historical_averaging:
             return
@@ -209,6 +253,9 @@ class Trainer:
         if ``grad_norms``, the gradient norm of every weight (``train`` asks for them on logged steps)."""
         c = self.config
         step = self.step_count + 1
+        factor = self.lr_factor(step)
+        self.G_opt.lr = c.lr * factor
+        self.D_opt.lr = (c.d_lr if c.d_lr is not None else c.lr) * factor
         for _ in range(c.d_steps):
             real = self.real_batch(c.batch_size)
             with no_grad():
@@ -241,6 +288,8 @@ class Trainer:
                 p.requires_grad = True
         self._add_historical_average("G", self.G_opt.params)
         self.G_opt.step()
+        if self.G_ema is not None:
+            self._update_ema()
         self.step_count = step
         self._update_averages("G", self.G_opt.params)
         self._update_averages("D", self.D_opt.params)
@@ -255,8 +304,13 @@ class Trainer:
 
     @staticmethod
     def _grad_norms(prefix, model):
-        return {f"{prefix}.{name}": float(math.sqrt(float((p.grad.astype(np.float64) ** 2).sum())))
-                for name, p in model.named_parameters() if p.grad is not None and name.endswith("weight")}
+        """‖∂loss/∂W‖₂ of every weight, accumulated in float64 (a float32 sum of 250k squares loses digits)."""
+        norms = {}
+        for name, p in model.named_parameters():
+            if p.grad is not None and name.endswith("weight"):
+                g = p.grad.astype(np.float64).ravel()
+                norms[f"{prefix}.{name}"] = math.sqrt(float(g @ g))
+        return norms
 
     # ------------------------------------------------------------------------------- running
     def train(self, steps=None):
@@ -320,7 +374,8 @@ class Trainer:
     def state(self):
         """Everything needed to continue exactly: weights, optimizer states, averages, step, RNG."""
         flat = {}
-        for prefix, module in (("G", self.G), ("D", self.D)):
+        modules = (("G", self.G), ("D", self.D)) + ((("G_ema", self.G_ema),) if self.G_ema is not None else ())
+        for prefix, module in modules:
             for k, v in module.state_dict().items():
                 flat[f"{prefix}/{k}"] = v
         for prefix, opt in (("G_opt", self.G_opt), ("D_opt", self.D_opt)):
@@ -343,6 +398,8 @@ class Trainer:
 
         self.G.load_state_dict(part("G"))
         self.D.load_state_dict(part("D"))
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(part("G_ema"))
         self.G_opt.load_flat_state(part("G_opt"), source)
         self.D_opt.load_flat_state(part("D_opt"), source)
         xp = backends.current_module()
