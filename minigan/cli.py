@@ -46,7 +46,12 @@ def _add_train_options(parser):
     a("--d-steps", type=int, default=d.d_steps, help="discriminator updates per generator update (k)")
     a("--optimizer", choices=OPTIMIZERS, default=d.optimizer,
       help="adam | sgd (with momentum) | adagrad | gd (full-batch gradient descent)")
-    a("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr})")
+    a("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr}); G's when --d-lr is given")
+    a("--d-lr", type=float, default=None, help="D's learning rate (default: the same as --lr)")
+    a("--g-activation", choices=("leaky_relu", "relu"), default=d.g_activation,
+      help="G's hidden activation (default leaky_relu, slope 0.2)")
+    a("--d-activation", choices=("leaky_relu", "relu"), default=d.d_activation,
+      help="D's hidden activation (default leaky_relu, slope 0.2)")
     a("--beta1", type=float, default=d.betas[0], help="Adam beta1 (default 0.5)")
     a("--momentum", type=float, default=d.momentum, help="SGD momentum (default 0.9)")
     a("--label-smoothing", type=float, default=0.0, help="one-sided: real targets become 1 - this (e.g. 0.1)")
@@ -76,7 +81,8 @@ def _config_from_args(args):
     return TrainConfig(
         data=args.data, steps=args.steps or TrainConfig.steps, batch_size=args.batch_size, z_dim=args.z_dim, g_hidden=args.g_hidden,
         d_hidden=args.d_hidden, g_norm=args.g_norm, d_norm=args.d_norm, loss=args.loss, d_steps=args.d_steps,
-        optimizer=args.optimizer, lr=args.lr, betas=(args.beta1, 0.999), momentum=args.momentum,
+        optimizer=args.optimizer, lr=args.lr, d_lr=args.d_lr, g_activation=args.g_activation,
+        d_activation=args.d_activation, betas=(args.beta1, 0.999), momentum=args.momentum,
         label_smoothing=args.label_smoothing, feature_matching=args.feature_matching,
         minibatch_kernels=args.minibatch_kernels, historical_averaging=args.historical_averaging, pack=args.pack,
         lr_decay=args.lr_decay, g_ema=args.g_ema,

@@ -33,6 +33,17 @@ def test_train_then_resume_then_sample_then_eval_on_ring8(tmp_path, capsys):
     assert "step 6" in capsys.readouterr().out
 
 
+def test_every_train_option_reaches_the_saved_config(tmp_path):
+    run = tmp_path / "run"
+    options = ["--d-lr", "0.001", "--lr", "0.0005", "--g-activation", "relu", "--d-activation", "relu",
+               "--lr-decay", "linear", "--g-ema", "0.9", "--pack", "2", "--label-smoothing", "0.1"]
+    assert main(["train", "--data", "ring8", "--n-data", "200", "--out", str(run), *TINY, *options]) == 0
+    config = json.load(open(run / "config.json"))
+    assert (config["d_lr"], config["lr"], config["g_activation"], config["d_activation"], config["lr_decay"],
+            config["g_ema"], config["pack"], config["label_smoothing"]) == (0.001, 0.0005, "relu", "relu", "linear",
+                                                                           0.9, 2, 0.1)
+
+
 def test_train_on_a_missing_data_file_fails_naming_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.npz"):
         main(["train", "--data", f"npz:{tmp_path / 'nothing.npz'}", "--out", str(tmp_path / "run"), *TINY])
