@@ -97,6 +97,23 @@ def test_generator_average_is_the_exponential_moving_average_of_the_weights():
     assert not np.array_equal(averaged, trained)
 
 
+def test_generator_average_keeps_batchnorm_statistics_of_its_own_weights():
+    trainer = Trainer(tiny_config(g_ema=0.5, g_norm="batch"), tiny_images(), progress=False)
+    drawn = []
+    draw = trainer.noise
+    trainer.noise = lambda n: drawn.append(draw(n)) or drawn[-1]
+    before = trainer.G_ema[1].running_mean.numpy()
+    trainer.step()
+    z = drawn[-1]  # the G update's noise, the last draw of the step
+    dense = trainer.G_ema[0]
+    with minigan.no_grad():
+        h = dense(z).numpy()
+    np.testing.assert_allclose(trainer.G_ema[1].running_mean.numpy(), 0.9 * before + 0.1 * h.mean(axis=0),
+                               rtol=1e-5, atol=1e-7)
+    assert not np.allclose(trainer.G_ema[1].running_mean.numpy(), trainer.G[1].running_mean.numpy())
+    assert not trainer.G_ema.training
+
+
 def test_linear_decay_scales_both_learning_rates_down_to_zero():
     trainer = Trainer(tiny_config(steps=4, lr=0.4, d_lr=0.8, lr_decay="linear"), tiny_images(), progress=False)
     seen = []

@@ -216,14 +216,19 @@ class Trainer:
             if p.grad is not None:
                 p.grad = p.grad + (2 * weight) * (p.data - average)
 
-    def _update_ema(self):
-        """G_ema ← decay · G_ema + (1 − decay) · G for the weights; buffers (BN statistics) are copied."""
+    def _update_ema(self, z):
+        """G_ema ← decay · G_ema + (1 − decay) · G for the weights. BatchNorm's running statistics belong
+        to the weights that produced them, so G's are not averaged: G_ema runs once in training mode on
+        the step's noise ``z`` (no gradient), which updates its own running statistics."""
         decay = self.config.g_ema
         for average, p in zip(self.G_ema.parameters(), self.G.parameters()):
             average.data *= decay
             average.data += (1.0 - decay) * p.data
-        for (_, average), (_, b) in zip(self.G_ema.named_buffers(), self.G.named_buffers()):
-            average.data[...] = b.data
+        if self.G_ema.buffers():
+            self.G_ema.train(True)
+            with no_grad():
+                self.G_ema(z)
+            self.G_ema.train(False)
 
     def lr_factor(self, step):
         """The factor on both learning rates at step ``step`` (1-based): 1, or with ``lr_decay="linear"``
@@ -273,7 +278,8 @@ class Trainer:
         for p in self.D_opt.params:
             p.requires_grad = False
         try:
-            fake = self.G(self.noise(c.batch_size))
+            z = self.noise(c.batch_size)
+            fake = self.G(z)
             if c.feature_matching:
                 with no_grad():
                     real_features = self.D.features(pack_samples(self.real_batch(c.batch_size), c.pack))
@@ -289,7 +295,7 @@ class Trainer:
         self._add_historical_average("G", self.G_opt.params)
         self.G_opt.step()
         if self.G_ema is not None:
-            self._update_ema()
+            self._update_ema(z)
         self.step_count = step
         self._update_averages("G", self.G_opt.params)
         self._update_averages("D", self.D_opt.params)
