@@ -21,3 +21,12 @@ def test_step_benchmark_runs_and_its_floor_matches_minigan(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "minigan/floor" in result.stdout
     assert out.exists() and json.loads(out.read_text())
+
+
+def test_whole_suite_runs_from_one_command_and_writes_tables_and_plot(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "benchmarks", "--out", str(tmp_path), "--quick", "--no-torch"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    written = set(os.listdir(tmp_path))
+    assert {"step_numpy.md", "step_numpy.json", "ops.md", "ops.json", "scaling.png", "scaling.json"} <= written
+    assert (tmp_path / "scaling.png").stat().st_size > 1000
