@@ -2,11 +2,12 @@
 
 ``tanh`` and ``sigmoid`` are core ops (:mod:`minigan.ops.elementwise`); the modules here wrap them.
 At x = 0 (the kink) ReLU and LeakyReLU take the slope of the negative side, as PyTorch does.
+``bias_leaky_relu`` adds a bias first, fused into one op on the CuPy backend.
 """
 
-from minigan import ops
+from minigan import cuda, ops
 from minigan.nn.module import Module
-from minigan.tensor import Tensor
+from minigan.tensor import Tensor, check_same_backend
 
 
 def leaky_relu(x, negative_slope=0.2):
@@ -31,6 +32,29 @@ def leaky_relu(x, negative_slope=0.2):
         return (xp.where(positive, g, g * slope),)
 
     return Tensor._from_op(out, (x,), backward, "leaky_relu")
+
+
+def bias_leaky_relu(x, bias, negative_slope=0.2):
+    """out = leaky_relu(x + b) for x (N, C) and b (C,).
+
+    On the CuPy backend (the "bias_leaky_relu" family of :mod:`minigan.cuda`, x and b of one dtype) it
+    is one op, ``kernels/bias_leaky_relu.cu``: forward saves the mask [x + b > 0], and backward gives
+    dx = g where x + b > 0 else slope · g, and db = Σₙ dx. out and dx are leaky_relu's bit for bit
+    (db is summed in another order).
+    Elsewhere it is the two ops ``leaky_relu(x + bias)``.
+    """
+    fused = (x.ndim == 2 and bias.shape == (x.shape[1],) and x.dtype == bias.dtype
+             and cuda.use_kernel("bias_leaky_relu", x.data))
+    if not fused:
+        return leaky_relu(x + bias, negative_slope)
+    check_same_backend("bias_leaky_relu", x, bias)
+    out, positive = cuda.bias_leaky_relu_forward(x.data, bias.data, negative_slope)
+
+    def backward(g):
+        d_x, d_bias = cuda.bias_leaky_relu_backward(g, positive, negative_slope)
+        return (d_x if x.requires_grad else None), (d_bias if bias.requires_grad else None)
+
+    return Tensor._from_op(out, (x, bias), backward, "bias_leaky_relu")
 
 
 def relu(x):

@@ -18,8 +18,16 @@ and backward, given g = ∂ℓ/∂y (the paper's section 3, one line each):
     ∂ℓ/∂β  = Σᵢ gᵢ
 
 In evaluation mode μ and σ² are the running statistics, constants, so ∂ℓ/∂xᵢ = gᵢ γ / √(σ² + ε).
+
+On the CuPy backend, an (N, C) input goes through the fused kernels of ``kernels/batchnorm.cu`` (the
+"batchnorm" family of :mod:`minigan.cuda`): one launch for the training forward (statistics,
+normalisation, affine, running statistics), one for its backward, which is the closed form above
+summed up, ∂ℓ/∂x = (γ/(m σ))(m g − Σg − x̂ Σ g x̂) with σ = √(σ² + ε); and one for the eval-mode forward
+when no graph is recorded (sampling, evaluation). Like ``linear``, the backward then reads ``x``
+again: do not change it in place between forward and backward.
 """
 
+from minigan import autograd, cuda
 from minigan.errors import ShapeError
 from minigan.nn.module import Module, Parameter
 from minigan.tensor import Tensor, check_same_backend, get_default_dtype
@@ -60,12 +68,16 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
             raise ShapeError(f"batch_norm: {name} has shape {t.shape}, expected ({channels},) for input {x.shape}")
     m = x.size // channels
     xp = x.xp
+    if training and m < 2:
+        raise ShapeError(
+            f"batch_norm: training needs more than one value per feature to estimate a variance, got "
+            f"input of shape {x.shape}; use a batch of at least 2, or eval() mode"
+        )
+    if not training and (running_mean is None or running_var is None):
+        raise ShapeError("batch_norm: evaluation mode needs running_mean and running_var")
+    if _kernel_applies(x, parents, running_mean, running_var, training):
+        return _batch_norm_on_kernels(x, weight, bias, running_mean, running_var, training, momentum, eps, parents)
     if training:
-        if m < 2:
-            raise ShapeError(
-                f"batch_norm: training needs more than one value per feature to estimate a variance, got "
-                f"input of shape {x.shape}; use a batch of at least 2, or eval() mode"
-            )
         mean = x.data.mean(axis=axes)
         centered = x.data - _per_feature(mean, x.ndim)
         var = (centered * centered).mean(axis=axes)
@@ -76,8 +88,6 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
             running_var.data *= 1 - momentum
             running_var.data += (momentum * m / (m - 1)) * var
     else:
-        if running_mean is None or running_var is None:
-            raise ShapeError("batch_norm: evaluation mode needs running_mean and running_var")
         centered = x.data - _per_feature(running_mean.data, x.ndim)
         var = running_var.data
     inv_std = 1 / xp.sqrt(var + eps)
@@ -100,6 +110,41 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
         d_weight = (g * x_hat).sum(axis=axes) if weight.requires_grad else None
         d_bias = g.sum(axis=axes) if bias.requires_grad else None
         return d_x, d_weight, d_bias
+
+    return Tensor._from_op(out, parents, backward, "batch_norm")
+
+
+def _kernel_applies(x, parents, running_mean, running_var, training):
+    """The fused kernels take (N, C) CuPy inputs whose tensors share x's dtype and backend (running
+    statistics contiguous: the kernel writes them in place); in eval mode only when no graph is
+    recorded (the eval backward stays the plain ops above)."""
+    if x.ndim != 2 or not cuda.use_kernel("batchnorm", x.data):
+        return False
+    running = tuple(t for t in (running_mean, running_var) if t is not None)
+    if any(t.dtype != x.dtype or type(t.data) is not type(x.data) for t in parents[1:] + running):
+        return False
+    if not all(t.data.flags.c_contiguous for t in running):
+        return False
+    return training or not (autograd.is_grad_enabled() and any(t.requires_grad for t in parents))
+
+
+def _batch_norm_on_kernels(x, weight, bias, running_mean, running_var, training, momentum, eps, parents):
+    """batch_norm of an (N, C) CuPy input through ``kernels/batchnorm.cu``: the same math, one launch
+    each way."""
+    affine = weight is not None
+    gamma, beta = (weight.data, bias.data) if affine else (None, None)
+    if not training:
+        out = cuda.batchnorm_forward_eval(x.data, gamma, beta, running_mean.data, running_var.data, eps)
+        return Tensor._from_op(out, (), None, None)
+    out, mean, inv_std = cuda.batchnorm_forward(
+        x.data, gamma, beta, None if running_mean is None else running_mean.data,
+        None if running_var is None else running_var.data, momentum, eps)
+
+    def backward(g):
+        d_x, d_weight, d_bias = cuda.batchnorm_backward(g, x.data, weight.data if affine else None, mean, inv_std)
+        if not affine:
+            return (d_x,)
+        return d_x, (d_weight if weight.requires_grad else None), (d_bias if bias.requires_grad else None)
 
     return Tensor._from_op(out, parents, backward, "batch_norm")
 

@@ -1,7 +1,10 @@
-"""The fully connected layer: ``linear`` (one op, hand-written backward) and the ``Dense`` module."""
+"""The fully connected layer: ``linear`` (one op, hand-written backward) and the ``Dense`` module;
+``linear_leaky_relu``, a Dense layer and a LeakyReLU as fused as the backend allows."""
 
+from minigan import cuda
 from minigan.errors import ShapeError
 from minigan.nn import init as initializers
+from minigan.nn.activations import LeakyReLU, bias_leaky_relu, leaky_relu
 from minigan.nn.module import Module, Parameter
 from minigan.tensor import Tensor, check_same_backend
 
@@ -30,6 +33,19 @@ def linear(x, weight, bias=None):
     return Tensor._from_op(out, parents, backward, "linear")
 
 
+def linear_leaky_relu(x, weight, bias=None, negative_slope=0.2):
+    """leaky_relu(x @ W + b): the same numbers and gradients as ``leaky_relu(linear(x, W, b))``.
+
+    On the CuPy backend with the "bias_leaky_relu" kernels on, it is ``linear(x, W)`` (the matmul)
+    followed by :func:`~minigan.nn.activations.bias_leaky_relu`, whose one launch adds the bias and
+    applies the slope (and whose backward gives the bias gradient with the slope's); everywhere else,
+    and without a bias, it is exactly the two ops.
+    """
+    if bias is not None and cuda.use_kernel("bias_leaky_relu", x.data):
+        return bias_leaky_relu(linear(x, weight), bias, negative_slope)
+    return leaky_relu(linear(x, weight, bias), negative_slope)
+
+
 class Dense(Module):
     """Fully connected layer, y = x @ W + b, with W of shape (in_features, out_features).
 
@@ -47,12 +63,25 @@ class Dense(Module):
         self.bias = Parameter(initializers.dense_bias(in_features, out_features, init, dtype)) if bias else None
 
     def forward(self, x):
+        self._check_input(x)
+        return linear(x, self.weight, self.bias)
+
+    def forward_pair(self, following, x):
+        """``following(self(x))`` as :func:`linear_leaky_relu` when ``following`` is a LeakyReLU, this
+        layer has a bias, the input is a CuPy array and the "bias_leaky_relu" kernels are on; else None.
+        Never when either module has forward hooks: they must see the outputs of each."""
+        if (type(following) is not LeakyReLU or self.bias is None or self._forward_hooks
+                or following._forward_hooks or not cuda.use_kernel("bias_leaky_relu", x.data)):
+            return None
+        self._check_input(x)
+        return linear_leaky_relu(x, self.weight, self.bias, following.negative_slope)
+
+    def _check_input(self, x):
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ShapeError(
                 f"Dense({self.in_features}, {self.out_features}): expected input of shape (N, {self.in_features}), "
                 f"got {x.shape}"
             )
-        return linear(x, self.weight, self.bias)
 
     def extra_repr(self):
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"

@@ -3,9 +3,9 @@
 Each function is defined, forward and backward together, in the module named beside it.
 """
 
-from minigan.nn.activations import leaky_relu, relu  # noqa: F401
+from minigan.nn.activations import bias_leaky_relu, leaky_relu, relu  # noqa: F401
 from minigan.nn.batchnorm import batch_norm  # noqa: F401
-from minigan.nn.dense import linear  # noqa: F401
+from minigan.nn.dense import linear, linear_leaky_relu  # noqa: F401
 from minigan.nn.dropout import dropout  # noqa: F401
 from minigan.nn.losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
                                cross_entropy, feature_matching_loss, log_softmax, mse_loss)

@@ -4,9 +4,11 @@ Each takes ``reduction``: "mean" (default), "sum" or "none". Targets may be soft
 0.9 instead of 1), given as a tensor, an array or a number.
 """
 
+import numbers
+
 import numpy as np
 
-from minigan import ops
+from minigan import cuda, ops
 from minigan.errors import ShapeError
 from minigan.ops.broadcasting import constant_like
 from minigan.ops.elementwise import stable_sigmoid
@@ -71,7 +73,14 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
         ℓ = max(z, 0) − z · t + log(1 + e^(−|z|))
 
     finite for any z (±1000 included). Backward: dz = g · (σ(z) − t),  dt = −g · z.
+
+    On the CuPy backend, reduced by "mean" or "sum" and with a target that needs no gradient, the
+    loss and its reduction are one op computed by ``kernels/bce_with_logits.cu`` (the
+    "bce_with_logits" family of :mod:`minigan.cuda`), and dz = (g / n or g) · (σ(z) − t) one launch;
+    a number as target is passed as such, not spread into an array.
     """
+    if _bce_kernel_applies(logits, target, reduction):
+        return _bce_with_logits_on_kernel(logits, target, reduction)
     target = _target("binary_cross_entropy_with_logits", logits, target)
     xp = logits.xp
     z = logits.data
@@ -85,6 +94,25 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
 
     out = Tensor._from_op(loss, (logits, target), backward, "bce_with_logits")
     return _reduce(out, reduction, "binary_cross_entropy_with_logits")
+
+
+def _bce_kernel_applies(logits, target, reduction):
+    """The fused kernel reduces by mean or sum, on CuPy, with a constant target of the logits' dtype."""
+    if reduction not in ("mean", "sum") or not cuda.use_kernel("bce_with_logits", logits.data):
+        return False
+    return not isinstance(target, Tensor) or (not target.requires_grad and target.dtype == logits.dtype)
+
+
+def _bce_with_logits_on_kernel(logits, target, reduction):
+    """The fused loss: one node from the logits to the reduced loss (the target is a constant)."""
+    if not isinstance(target, numbers.Real):
+        target = _target("binary_cross_entropy_with_logits", logits, target).data
+    loss = cuda.bce_with_logits_forward(logits.data, target, reduction)
+
+    def backward(g):
+        return (cuda.bce_with_logits_backward(g, logits.data, target, reduction),)
+
+    return Tensor._from_op(loss, (logits,), backward, "bce_with_logits")
 
 
 def mse_loss(prediction, target, reduction="mean"):
