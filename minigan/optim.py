@@ -26,13 +26,17 @@ copied into one flat array, and ``update`` runs once on the flat arrays — a fe
 passes instead of a dozen small ones per parameter. The numbers are the same, bit for bit, as
 updating each parameter on its own (the same operations in the same order, element by element).
 Otherwise ``step()`` updates each parameter separately with the same ``update``.
+
+On the CuPy backend, Adam and SGD instead update every parameter in one launch of the multi-tensor
+kernels of ``kernels/optimizer.cu`` (the same operations in the same order; :mod:`minigan.cuda`),
+unless the "optimizer" kernels are switched off (``minigan.cuda.kernels_disabled("optimizer")``).
 """
 
 import math
 
 import numpy as np
 
-from minigan import backends
+from minigan import backends, cuda
 from minigan.errors import ShapeError
 from minigan.serialization import load_npz, save_npz
 
@@ -60,6 +64,12 @@ class Optimizer:
 
     def step(self):
         """Update every parameter that has a gradient (all at once when possible: module docstring)."""
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if live and self._has_kernel() and all(cuda.use_kernel("optimizer", self.params[i].data) for i in live):
+            for i in live:
+                self.state[i]["step"] = self.state[i].get("step", 0) + 1
+            self._kernel_step([self.params[i] for i in live], [self.state[i] for i in live])
+            return
         if self._can_step_flat():
             self._step_flat()
             return
@@ -75,6 +85,14 @@ class Optimizer:
     def update(self, param, g, state, t, scratch):
         """Update the array ``param`` in place from its gradient ``g`` at step ``t`` (1-based), keeping
         buffers in the dict ``state``. ``scratch`` is an array like ``param`` free for temporaries."""
+        raise NotImplementedError
+
+    def _has_kernel(self):
+        return type(self)._kernel_step is not Optimizer._kernel_step
+
+    def _kernel_step(self, params, states):
+        """Update ``params`` (CuPy, each with a gradient and its step already advanced) in one kernel
+        launch; optimizers with a kernel in :mod:`minigan.cuda` override this."""
         raise NotImplementedError
 
     # ---------------------------------------------------------------- the all-at-once path
@@ -243,6 +261,16 @@ class SGD(Optimizer):
         param -= scratch
 
 
+    def _kernel_step(self, params, states):
+        h = self.hyper
+        if h["momentum"]:
+            for p, s in zip(params, states):  # a zero buffer: the kernel's first step sets it to g
+                s.setdefault("momentum_buffer", p.xp.zeros_like(p.data))
+        cuda.sgd_step([p.data for p in params], [p.grad for p in params],
+                      [s["momentum_buffer"] for s in states] if h["momentum"] else None,
+                      lr=h["lr"], momentum=h["momentum"], nesterov=h["nesterov"], weight_decay=h["weight_decay"])
+
+
 class Adagrad(Optimizer):
     """Adagrad: per-coordinate learning rates lr / √(Σ g²)."""
 
@@ -299,3 +327,14 @@ class Adam(Optimizer):
         xp.divide(m, scratch, out=scratch)
         scratch *= h["lr"] / bias1
         param -= scratch
+
+    def _kernel_step(self, params, states):
+        h = self.hyper
+        names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if h["amsgrad"] else ())
+        for p, s in zip(params, states):
+            for name in names:
+                s.setdefault(name, p.xp.zeros_like(p.data))
+        cuda.adam_step([p.data for p in params], [p.grad for p in params], [s["exp_avg"] for s in states],
+                       [s["exp_avg_sq"] for s in states], [s["step"] for s in states], lr=h["lr"],
+                       beta1=h["beta1"], beta2=h["beta2"], eps=h["eps"], weight_decay=h["weight_decay"],
+                       max_exp_avg_sqs=[s["max_exp_avg_sq"] for s in states] if h["amsgrad"] else None)

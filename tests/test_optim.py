@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import minigan
+from minigan import cuda
 from minigan import ShapeError
 from minigan.nn import BatchNorm1d, Dense, LeakyReLU, Parameter, Sequential
 from minigan.nn import functional as F
@@ -479,3 +480,21 @@ def test_load_state_dict_does_not_alias_the_callers_arrays_for_a_scalar_paramete
     resumed_optimizer.load_state_dict(state)
     run_optimizer(resumed_optimizer, [resumed], [[np.array(-1.0)]])
     assert np.array_equal(to_numpy(state["state"][0]["exp_avg"]), saved)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["adam", "adam_amsgrad_weight_decay", "sgd", "sgd_momentum",
+                                  "sgd_nesterov_weight_decay"])
+def test_optimizer_kernel_gives_the_numbers_of_the_array_code(name):
+    with minigan.backend("cupy"):
+        fused, plain = make_params(), make_params()
+        fused_opt, plain_opt = ALL_OPTIMIZERS[name](fused), ALL_OPTIMIZERS[name](plain)
+        grads = gradient_sequence(4)
+        run_optimizer(fused_opt, fused, grads)
+        with cuda.kernels_disabled("optimizer"):
+            run_optimizer(plain_opt, plain, grads)
+    assert fused_opt._flat is None and plain_opt._flat is not None  # the kernel ran, then the flat path
+    for a, b in zip(fused, plain):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-13, atol=1e-15)
+    for a, b in zip(fused_opt.state, plain_opt.state):
+        assert a["step"] == b["step"] == 4
