@@ -19,14 +19,14 @@ def leaky_relu(x, negative_slope=0.2):
     """
     xp = x.xp
     slope = xp.asarray(negative_slope, dtype=x.dtype)
-    positive = x.data > 0
     arithmetic = 0 <= negative_slope <= 1 and (1 - slope) + slope == 1
     if arithmetic:
         out = xp.maximum(x.data, x.data * slope)
     else:
-        out = xp.where(positive, x.data, x.data * slope)
+        out = xp.where(x.data > 0, x.data, x.data * slope)
 
     def backward(g):
+        positive = x.data > 0  # from the input the tape holds: no mask is kept between the passes
         if arithmetic:
             return (g * (positive * (1 - slope) + slope),)
         return (xp.where(positive, g, g * slope),)
@@ -59,11 +59,10 @@ def bias_leaky_relu(x, bias, negative_slope=0.2):
 
 def relu(x):
     """out = max(x, 0);  dx = g for x > 0, else 0."""
-    positive = x.data > 0
-    out = x.data * positive
+    out = x.data * (x.data > 0)
 
     def backward(g):
-        return (g * positive,)
+        return (g * (x.data > 0),)
 
     return Tensor._from_op(out, (x,), backward, "relu")
 

@@ -19,6 +19,18 @@ and backward, given g = ∂ℓ/∂y (the paper's section 3, one line each):
 
 In evaluation mode μ and σ² are the running statistics, constants, so ∂ℓ/∂xᵢ = gᵢ γ / √(σ² + ε).
 
+The code computes the training backward in the closed form these four lines sum up to. With
+σ = √(σ² + ε), x̂ᵢ = (xᵢ − μ)/σ and Σᵢ(xᵢ − μ) = 0 (so the second term of ∂ℓ/∂μ vanishes):
+
+    ∂ℓ/∂σ² = −(γ / (2σ³)) Σⱼ gⱼ (xⱼ − μ)          = −(γ / (2σ²)) Σⱼ gⱼ x̂ⱼ
+    ∂ℓ/∂μ  = −(γ / σ) Σⱼ gⱼ
+    ∂ℓ/∂xᵢ = γ gᵢ / σ − (γ / (m σ)) x̂ᵢ Σⱼ gⱼ x̂ⱼ − (γ / (m σ)) Σⱼ gⱼ
+           = (γ / (m σ)) · (m gᵢ − Σⱼ gⱼ − x̂ᵢ Σⱼ gⱼ x̂ⱼ)      with Σⱼ gⱼ = ∂ℓ/∂β and Σⱼ gⱼ x̂ⱼ = ∂ℓ/∂γ,
+
+so one pass for the two sums and a few for ∂ℓ/∂x. Only μ and 1/σ (C numbers each) are kept for
+backward: x̂ is recomputed from the input x, which the tape holds anyway (the graph keeps every op's
+inputs), so BatchNorm adds no (N, C) array of its own to a training step's memory.
+
 On the CuPy backend, an (N, C) input goes through the fused kernels of ``kernels/batchnorm.cu`` (the
 "batchnorm" family of :mod:`minigan.cuda`): one launch for the training forward (statistics,
 normalisation, affine, running statistics), one for its backward, which is the closed form above
@@ -79,8 +91,8 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
         return _batch_norm_on_kernels(x, weight, bias, running_mean, running_var, training, momentum, eps, parents)
     if training:
         mean = x.data.mean(axis=axes)
-        centered = x.data - _per_feature(mean, x.ndim)
-        var = (centered * centered).mean(axis=axes)
+        x_hat = x.data - _per_feature(mean, x.ndim)  # xᵢ − μ, normalised in place below
+        var = (x_hat * x_hat).mean(axis=axes)
         if running_mean is not None:
             running_mean.data *= 1 - momentum
             running_mean.data += momentum * mean
@@ -88,28 +100,34 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
             running_var.data *= 1 - momentum
             running_var.data += (momentum * m / (m - 1)) * var
     else:
-        centered = x.data - _per_feature(running_mean.data, x.ndim)
-        var = running_var.data
+        mean, var = running_mean.data, running_var.data
+        x_hat = x.data - _per_feature(mean, x.ndim)
     inv_std = 1 / xp.sqrt(var + eps)
-    x_hat = centered * _per_feature(inv_std, x.ndim)
-    out = x_hat * _per_feature(weight.data, x.ndim) + _per_feature(bias.data, x.ndim) if affine else x_hat
+    x_hat *= _per_feature(inv_std, x.ndim)
+    if affine:
+        out = x_hat * _per_feature(weight.data, x.ndim)
+        out += _per_feature(bias.data, x.ndim)
+    else:
+        out = x_hat
+    del x_hat  # not kept for backward: it is recomputed there from x, which the tape holds anyway
 
     def backward(g):
-        d_x_hat = g * _per_feature(weight.data, x.ndim) if affine else g
-        if training:
-            d_var = (d_x_hat * centered).sum(axis=axes) * (-0.5 * inv_std ** 3)
-            d_mean = (d_x_hat.sum(axis=axes) * -inv_std
-                      + d_var * (-2.0 * centered).sum(axis=axes) / m)   # second term is 0: Σ(xᵢ−μ) = 0
-            d_x = (d_x_hat * _per_feature(inv_std, x.ndim)
-                   + _per_feature(d_var, x.ndim) * (2.0 / m) * centered
-                   + _per_feature(d_mean / m, x.ndim))
-        else:
-            d_x = d_x_hat * _per_feature(inv_std, x.ndim)
+        x_hat = x.data - _per_feature(mean, x.ndim)  # the forward's x̂, bit for bit
+        x_hat *= _per_feature(inv_std, x.ndim)
+        sum_g = g.sum(axis=axes)                     # Σ g      = ∂ℓ/∂β
+        sum_g_x_hat = (g * x_hat).sum(axis=axes)     # Σ g x̂   = ∂ℓ/∂γ
+        scale = inv_std * weight.data if affine else inv_std
+        if training:  # the closed form (module docstring): ∂ℓ/∂x = (γ/(m σ)) (m g − Σg − x̂ Σ g x̂)
+            d_x = g * m
+            d_x -= _per_feature(sum_g, x.ndim)
+            x_hat *= _per_feature(sum_g_x_hat, x.ndim)
+            d_x -= x_hat
+            d_x *= _per_feature(scale / m, x.ndim)
+        else:         # μ and σ² are constants: ∂ℓ/∂x = g γ / σ
+            d_x = g * _per_feature(scale, x.ndim)
         if not affine:
             return (d_x,)
-        d_weight = (g * x_hat).sum(axis=axes) if weight.requires_grad else None
-        d_bias = g.sum(axis=axes) if bias.requires_grad else None
-        return d_x, d_weight, d_bias
+        return (d_x, sum_g_x_hat if weight.requires_grad else None, sum_g if bias.requires_grad else None)
 
     return Tensor._from_op(out, parents, backward, "batch_norm")
 
