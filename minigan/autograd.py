@@ -162,7 +162,11 @@ def backward(root, grad=None, retain_graph=False):
 
     pending = {root: seed}
     stored = set()  # ids of arrays already kept as some tensor's .grad: never store one twice.
-    for node in reversed(order):
+    while order:
+        # Popping (reverse topological order) drops this function's reference to each node once it is
+        # done, so an intermediate output whose consumers have all run is freed during the backward
+        # pass, not after it: the graph's activations go as the gradient passes them.
+        node = order.pop()
         g = pending.pop(node, None)
         if g is None:
             continue

@@ -253,6 +253,23 @@ class Trainer:
         return value
 
     # ---------------------------------------------------------------------------------- step
+    def _d_update(self, step):
+        """One D update; returns its loss and the logits of the real and the fake rows. (A method of its
+        own so that the two batches are freed before the G update starts.)"""
+        c = self.config
+        real = self.real_batch(c.batch_size)
+        with no_grad():
+            fake = self.G(self.noise(c.batch_size))
+        real_logits = self.D(pack_samples(real, c.pack))
+        fake_logits = self.D(pack_samples(fake, c.pack))
+        d_loss = self._d_loss(real_logits, fake_logits)
+        d_value = self._check_finite(d_loss, "discriminator", step)
+        self.D_opt.zero_grad()
+        d_loss.backward()
+        self._add_historical_average("D", self.D_opt.params)
+        self.D_opt.step()
+        return d_value, real_logits, fake_logits
+
     def step(self, grad_norms=True):
         """One training step (``d_steps`` D updates, one G update); returns its losses, D outputs and,
         if ``grad_norms``, the gradient norm of every weight (``train`` asks for them on logged steps)."""
@@ -262,17 +279,7 @@ class Trainer:
         self.G_opt.lr = c.lr * factor
         self.D_opt.lr = (c.d_lr if c.d_lr is not None else c.lr) * factor
         for _ in range(c.d_steps):
-            real = self.real_batch(c.batch_size)
-            with no_grad():
-                fake = self.G(self.noise(c.batch_size))
-            real_logits = self.D(pack_samples(real, c.pack))
-            fake_logits = self.D(pack_samples(fake, c.pack))
-            d_loss = self._d_loss(real_logits, fake_logits)
-            d_value = self._check_finite(d_loss, "discriminator", step)
-            self.D_opt.zero_grad()
-            d_loss.backward()
-            self._add_historical_average("D", self.D_opt.params)
-            self.D_opt.step()
+            d_value, real_logits, fake_logits = self._d_update(step)
         d_grad_norms = self._grad_norms("D", self.D) if grad_norms else {}
 
         for p in self.D_opt.params:

@@ -27,8 +27,11 @@ def leaky_relu(x, negative_slope=0.2):
 
     def backward(g):
         positive = x.data > 0  # from the input the tape holds: no mask is kept between the passes
-        if arithmetic:
-            return (g * (positive * (1 - slope) + slope),)
+        if arithmetic:        # ([x > 0](1 − slope) + slope) · g, in one array
+            dx = positive * (1 - slope)
+            dx += slope
+            dx *= g
+            return (dx,)
         return (xp.where(positive, g, g * slope),)
 
     return Tensor._from_op(out, (x,), backward, "leaky_relu")

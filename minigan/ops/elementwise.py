@@ -70,7 +70,10 @@ def sigmoid(a):
     out = stable_sigmoid(a.xp, a.data)
 
     def backward(g):
-        return (g * out * (1 - out),)
+        da = 1 - out     # one temporary, then in place: (1 − out) · out · g
+        da *= out
+        da *= g
+        return (da,)
 
     return Tensor._from_op(out, (a,), backward, "sigmoid")
 
