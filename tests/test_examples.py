@@ -1,0 +1,96 @@
+"""Smoke tests of the studies in examples/: each runs with ``--quick`` and writes its table and figure.
+
+Each example runs once, in its own process (as a user runs it: its matplotlib backend, minigan's
+random state and backend are its own), into a temporary directory, with minigan's classifier cache in
+a temporary directory shared by the tests of this file. No number from a quick run is asserted except
+where the example itself is a check (the walkthrough's finite differences, gradcheck's verdicts).
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# the first cells (labels) of the table rows each example must print, and other text it must contain
+EXPECTED = {
+    "bn_in_gans": {"rows": ["none", "G only", "D only", "both"] * 2, "text": ["**digits**", "**grid25**"]},
+    "optimizers": {"rows": ["full-batch GD", "SGD", "SGD + momentum 0.9", "Adagrad", "Adam"] * 2,
+                   "text": ["**ring8**", "**grid25**"]},
+    "stability": {"rows": ["baseline", "one-sided label smoothing 0.1", "feature matching",
+                           "minibatch discrimination (5 kernels)", "historical averaging 1e-3", "batch norm in G",
+                           "instance norm in G", "packing 2", "all combined (no instance norm)"] * 3,
+                  "text": ["**ring8**", "**grid25**", "**digits**"]},
+    "efficiency": {"rows": ["16", "64", "64 × 500"], "text": ["GPU: ", "Graph replay", "minigan/nn/dense.py"]},
+    "backprop_walkthrough": {"rows": ["b2", "W2", "β", "γ", "b1", "W1", "x", "h", "y", "a", "z", "ℓ", "L",
+                                      "∂L/∂x̂ᵢ", "∂L/∂σ²", "∂L/∂μ", "∂L/∂xᵢ", "∂L/∂γ", "∂L/∂β"],
+                             "text": ["%8 = batch_norm(%7, %3, %2)"]},
+    "custom_layer_gradcheck": {"rows": ["softplus (right backward)", "softplus (wrong backward: σ' for σ)"]
+                               + ["Swish layer (right backward)"] * 2 + ["Swish layer (β-gradient forgets g)"] * 2,
+                               "text": ["is float32, but finite differences need float64"]},
+}
+FIGURES = {"stability": ["stability", "stability_samples"]}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """``quick_run(name)`` → (stdout, output directory) of ``examples/NAME.py --quick``, run once per name."""
+    cache_dir = tmp_path_factory.mktemp("minigan-cache")
+    done = {}
+
+    def run(name):
+        if name not in done:
+            out = tmp_path_factory.mktemp(name)
+            env = {**os.environ, "MINIGAN_CACHE_DIR": str(cache_dir), "OPENBLAS_NUM_THREADS": "1"}
+            result = subprocess.run([sys.executable, os.path.join(ROOT, "examples", f"{name}.py"), "--quick",
+                                     "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+            assert result.returncode == 0, result.stdout + result.stderr
+            done[name] = (result.stdout, out)
+        return done[name]
+
+    return run
+
+
+def table_rows(markdown):
+    """The cells of every markdown table row (header and separator rows excluded)."""
+    rows = []
+    for line in markdown.splitlines():
+        if line.startswith("| ") and not line.startswith("| ---"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split(" | ")])
+    return rows
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs_quick_and_writes_its_table_and_figure(name, quick_run):
+    stdout, out = quick_run(name)
+    table = (out / f"{name}.md").read_text()
+    assert table.strip() and table.strip() in stdout  # the table printed is the table saved
+    labels = [row[0] for row in table_rows(table)]
+    for label in EXPECTED[name]["rows"]:
+        assert label in labels, f"{name}: no table row for {label!r}"
+        labels.remove(label)
+    for text in EXPECTED[name]["text"]:
+        assert text in table
+    for figure in FIGURES.get(name, [name]):
+        assert (out / f"{figure}.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_walkthrough_gradients_match_finite_differences(quick_run):
+    _, out = quick_run("backprop_walkthrough")
+    gaps = [float(cell) for row in table_rows((out / "backprop_walkthrough.md").read_text())
+            for cell in row[-2:] if re.fullmatch(r"\d\.\de[+-]\d\d", cell)]
+    assert len(gaps) == 13 + 6 + 3  # every tape node; every BN term against FD, three against minigan
+    assert max(gaps) < 1e-6
+
+
+def test_gradcheck_example_catches_exactly_the_wrong_backwards(quick_run):
+    _, out = quick_run("custom_layer_gradcheck")
+    verdicts = {row[0]: row[-1] for row in table_rows((out / "custom_layer_gradcheck.md").read_text())[1:]}
+    assert verdicts == {"softplus (right backward)": "passed: as it should",
+                        "softplus (wrong backward: σ' for σ)": "failed: as it should",
+                        "Swish layer (right backward)": "passed: as it should",
+                        "Swish layer (β-gradient forgets g)": "failed: as it should"}
