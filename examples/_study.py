@@ -53,27 +53,27 @@ def seeds(args):
     return list(range(n))
 
 
-def across_seeds(labels, seeds, run):
+def across_seeds(labels, seed_list, run):
     """{label: [run(label, seed) for each seed]}, with the seeds in the outer loop, so that a change in
     the machine's load during a study is spread over every configuration."""
     results = {label: [] for label in labels}
-    for seed in seeds:
+    for seed in seed_list:
         for label in labels:
             results[label].append(run(label, seed))
     return results
 
 
-def train(trainer, steps, evaluate_at=None, eval_samples=1000, seconds=0.0, log_every=0, on_log=None):
-    """Run ``trainer`` until it has done ``steps`` steps *and* ``seconds`` seconds of training.
+def train(trainer, steps, evaluate_at=None, eval_samples=1000, log_every=0, on_log=None):
+    """Run ``trainer`` until it has done ``steps`` steps in all.
 
     ``evaluate_at(step)`` says whether to evaluate after that step (``trainer.evaluate(eval_samples)``);
     every ``log_every`` steps the step's losses and per-weight gradient norms are kept, with whatever
     ``on_log(trainer)`` adds. Training time excludes evaluation and logging callbacks. A NaN/inf loss
     ends the run early with ``diverged`` True. Returns a dict: ``evals`` and ``logs`` (lists of dicts,
-    each with ``step`` and ``seconds``), ``steps``, ``seconds``, ``diverged``.
+    each with ``step``), ``steps`` done, ``seconds`` of training, ``diverged``.
     """
     evals, logs, elapsed, diverged = [], [], 0.0, False
-    while trainer.step_count < steps or elapsed < seconds:
+    while trainer.step_count < steps:
         step = trainer.step_count + 1
         logged = bool(log_every) and step % log_every == 0
         started = time.perf_counter()
@@ -84,9 +84,9 @@ def train(trainer, steps, evaluate_at=None, eval_samples=1000, seconds=0.0, log_
             break
         elapsed += time.perf_counter() - started
         if logged:
-            logs.append({**out, "seconds": elapsed, **(on_log(trainer) if on_log else {})})
+            logs.append({**out, **(on_log(trainer) if on_log else {})})
         if evaluate_at is not None and evaluate_at(step):
-            evals.append({"step": step, "seconds": elapsed, **trainer.evaluate(eval_samples)})
+            evals.append({"step": step, **trainer.evaluate(eval_samples)})
     return {"evals": evals, "logs": logs, "steps": trainer.step_count, "seconds": elapsed, "diverged": diverged}
 
 
@@ -95,10 +95,10 @@ def finite(values):
     return [float(v) for v in values if v is not None and math.isfinite(float(v))]
 
 
-def mean_std(values, fmt=".2f", scale=1.0):
-    """"m ± s" over the finite values (sample std, ddof 1), each written with format ``fmt``; "—" if
-    there are none; "(k/n)" when only k of the n values were finite."""
-    good = [v * scale for v in finite(values)]
+def mean_std(values, fmt=".2f"):
+    """"m ± s" over the finite values of the list ``values`` (sample std, ddof 1), each written with
+    format ``fmt``; "—" if there are none; "(k/n)" when only k of the n values were finite."""
+    good = finite(values)
     if not good:
         return "—"
     text = f"{np.mean(good):{fmt}}"

@@ -6,7 +6,7 @@ at equal numbers of gradient evaluations and at equal wall time.
 The claims under test, from shared/reference/001_b0e18d4515047b82.txt (batch gradient descent in GANs):
 full-batch GD (BGD) "may cause mode collapse" and "converges slowly"; stochastic gradient descent "can
 improve GANs' training speed and performance"; Adagrad "adapts to gradients of different sizes, which
-improves training speed and performance". (Its conclusion also says BGD "performs well in GANs".)
+improves training speed and performance". (Elsewhere it says BGD "performs well in GANs".)
 
 Setting: ring8 and grid25 with N = 2,048 training points, so that a full-batch step (all N points) stays
 affordable; the trainer's 2-D GAN (G 2→128→128→2 with BatchNorm, D 2→128→128→1, LeakyReLU 0.2,
