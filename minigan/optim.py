@@ -102,48 +102,52 @@ class Optimizer:
         return all(p.grad is not None and p.dtype == first.dtype and p.backend == first.backend
                    and s.get("step", 0) == step for p, s in zip(self.params, self.state))
 
-    def _flat_buffers(self):
-        """The flat arrays, rebuilt (from the current values) when a parameter's ``.data`` or a state
-        buffer is no longer the view it was (replaced by the user, a backend move, a state load)."""
+    def _flat_is_current(self):
+        """Every parameter's ``.data`` and state buffer is still the view of the flat arrays it was
+        given (not replaced by the user, a backend move or a state load)."""
         flat = self._flat
-        if flat is not None and all(p.data is view for p, view in zip(self.params, flat["params"])) and all(
-                set(s) - {"step"} == set(flat["state_views"]) and
-                all(s[name] is views[i] for name, views in flat["state_views"].items())
-                for i, s in enumerate(self.state)):
-            return flat
+        return flat is not None and all(p.data is view for p, view in zip(self.params, flat["params"])) and all(
+            set(s) - {"step"} == set(flat["state_views"])
+            and all(s[name] is views[i] for name, views in flat["state_views"].items())
+            for i, s in enumerate(self.state))
+
+    def _flat_buffers(self):
+        """The flat arrays, rebuilt from the current values when they are no longer current."""
+        if self._flat_is_current():
+            return self._flat
         first = self.params[0]
         xp, dtype = first.xp, first.dtype
         names = set(self.state[0]) - {"step"}
         if any(set(s) - {"step"} != names for s in self.state):
             names = set()  # inconsistent states cannot share buffers: start them afresh
-        sizes = [p.data.size for p in self.params]
-        total = sum(sizes)
+        total = sum(p.size for p in self.params)
         param = xp.concatenate([p.data.reshape(-1) for p in self.params]).astype(dtype, copy=False)
         state = {name: xp.concatenate([xp.asarray(s[name], dtype=dtype).reshape(-1) for s in self.state])
                  for name in sorted(names)}
-        flat = {"param": param, "grad": xp.empty(total, dtype=dtype), "scratch": xp.empty(total, dtype=dtype),
-                "state": state, "params": self._views(param, sizes), "state_views": {}}
-        for p, view in zip(self.params, flat["params"]):
+        self._flat = {"param": param, "grad": xp.empty(total, dtype=dtype), "scratch": xp.empty(total, dtype=dtype),
+                      "state": state, "params": self._views(param), "state_views": {}}
+        for p, view in zip(self.params, self._flat["params"]):
             p.data = view
-        self._flat = flat
-        self._share_state(flat)
-        return flat
+        self._share_new_state()
+        return self._flat
 
-    def _views(self, array, sizes):
+    def _views(self, array):
+        """``array`` (1-D) cut into views shaped like the parameters, in order."""
         views, offset = [], 0
-        for p, size in zip(self.params, sizes):
-            views.append(array[offset:offset + size].reshape(p.shape))
-            offset += size
+        for p in self.params:
+            views.append(array[offset:offset + p.size].reshape(p.shape))
+            offset += p.size
         return views
 
-    def _share_state(self, flat):
-        """Point every parameter's state entries at views of the flat state arrays."""
-        sizes = [p.data.size for p in self.params]
+    def _share_new_state(self):
+        """Point every parameter's entries of flat state arrays not shared yet (all of them after a
+        rebuild, those ``update`` created at the first step) at views of them."""
+        flat = self._flat
         for name, array in flat["state"].items():
             if name not in flat["state_views"]:
-                flat["state_views"][name] = self._views(array, sizes)
-            for s, view in zip(self.state, flat["state_views"][name]):
-                s[name] = view
+                flat["state_views"][name] = self._views(array)
+                for s, view in zip(self.state, flat["state_views"][name]):
+                    s[name] = view
 
     def _step_flat(self):
         flat = self._flat_buffers()
@@ -153,7 +157,7 @@ class Optimizer:
             g += self.hyper["weight_decay"] * flat["param"]
         t = self.state[0].get("step", 0) + 1
         self.update(flat["param"], g, flat["state"], t, flat["scratch"])
-        self._share_state(flat)  # buffers that update() created at the first step
+        self._share_new_state()  # buffers that update() created at the first step
         for s in self.state:
             s["step"] = t
 
