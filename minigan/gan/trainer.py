@@ -83,6 +83,11 @@ class TrainConfig:
     checkpoint_every: int = 500
     eval_samples: int = 2500
 
+    @property
+    def discriminator_lr(self):
+        """D's learning rate: ``d_lr``, or ``lr`` when that is None."""
+        return self.lr if self.d_lr is None else self.d_lr
+
     def resolved(self, dataset):
         """A copy with every ``None`` replaced by the default for ``dataset``."""
         images = dataset.image_shape is not None
@@ -160,7 +165,7 @@ class Trainer:
             for p in self.G_ema.parameters():
                 p.requires_grad = False
         self.G_opt = _optimizer(c, self.G.parameters(), c.lr)
-        self.D_opt = _optimizer(c, self.D.parameters(), c.d_lr if c.d_lr is not None else c.lr)
+        self.D_opt = _optimizer(c, self.D.parameters(), c.discriminator_lr)
         self.data = backends.current_module().asarray(dataset.x.astype(c.dtype))
         self.averages = {"G": [p.data.copy() for p in self.G.parameters()],
                          "D": [p.data.copy() for p in self.D.parameters()]}
@@ -277,7 +282,7 @@ class Trainer:
         step = self.step_count + 1
         factor = self.lr_factor(step)
         self.G_opt.lr = c.lr * factor
-        self.D_opt.lr = (c.d_lr if c.d_lr is not None else c.lr) * factor
+        self.D_opt.lr = c.discriminator_lr * factor
         for _ in range(c.d_steps):
             d_value, real_logits, fake_logits = self._d_update(step)
         d_grad_norms = self._grad_norms("D", self.D) if grad_norms else {}
