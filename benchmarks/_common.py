@@ -441,3 +441,19 @@ def start_comparison(args):
     if threads.get("warning"):
         print(f"warning: {threads['warning']}")
     return torch, reason, threads, gap_s, machine
+
+
+def profile_steps(system, steps, warmup=1):
+    """A ``cProfile.Profile`` of ``steps`` calls of ``system.step()``, after ``warmup`` unprofiled ones
+    (and a device synchronisation before the profile stops)."""
+    import cProfile
+
+    for _ in range(warmup):
+        system.step()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(steps):
+        system.step()
+    system.sync()
+    profiler.disable()
+    return profiler

@@ -44,7 +44,6 @@ Smoke test (a few seconds, no PyTorch needed):
 """
 
 import argparse
-import cProfile
 import io
 import os
 import pstats
@@ -145,15 +144,7 @@ def summary_rows(results):
 
 def profile_minigan(data, batch_size, backend, steps, top, warmup=3):
     """cProfile ``steps`` of minigan's ``Trainer.step`` (after ``warmup``); the report as text."""
-    system = MiniganStep(data, batch_size, backend, **SEED_GAN)
-    for _ in range(warmup):
-        system.step()
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(steps):
-        system.step()
-    system.sync()
-    profiler.disable()
+    profiler = _common.profile_steps(MiniganStep(data, batch_size, backend, **SEED_GAN), steps, warmup)
     stream = io.StringIO()
     stats = pstats.Stats(profiler, stream=stream)
     stats.sort_stats("tottime").print_stats(top)

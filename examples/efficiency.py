@@ -27,7 +27,6 @@ interleaved rounds (``benchmarks/_common.py``), one BLAS thread by default (``--
    source file.
 """
 
-import cProfile
 import os
 import pstats
 
@@ -158,13 +157,7 @@ def profile(data, steps, batch=256):
     """[(source, ms per step, share)] of minigan's step: cProfile's own time summed by minigan source
     file (everything else, NumPy's Python code and the interpreter's built-ins, as "other"), and the
     total ms per profiled step."""
-    system = MiniganStep(data, batch)
-    system.step()
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(steps):
-        system.step()
-    profiler.disable()
+    profiler = _common.profile_steps(MiniganStep(data, batch), steps)
     by_source = {}
     for (filename, _, _), entry in pstats.Stats(profiler).stats.items():
         parts = os.path.normpath(filename).split(os.sep)
