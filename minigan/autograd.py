@@ -9,7 +9,9 @@ a chain of any depth works without touching Python's recursion limit), sums the 
 each node, runs the node's hooks, and hands the sum to the node's backward. Gradients are stored only
 on leaves (tensors created by the user with ``requires_grad=True``) and on tensors that asked for it
 with ``retain_grad()``. Afterwards each node's backward function and parent links are dropped, which
-frees the saved activations, unless ``retain_graph=True``.
+frees the saved activations, unless ``retain_graph=True``. Each backward's result is checked — one
+gradient per parent, each of its parent's shape — and a wrong one is an error naming the op; the
+``.grad`` fields are written only after the whole walk has succeeded.
 
 Gradients are plain backend arrays (``numpy.ndarray`` or ``cupy.ndarray``), not tensors: minigan
 computes first derivatives only.
@@ -161,7 +163,7 @@ def backward(root, grad=None, retain_graph=False):
     _check_not_freed(order)
 
     pending = {root: seed}
-    stored = set()  # ids of arrays already kept as some tensor's .grad: never store one twice.
+    finished = []  # (tensor, gradient) to store in .grad once the whole walk has succeeded
     while order:
         # Popping (reverse topological order) drops this function's reference to each node once it is
         # done, so an intermediate output whose consumers have all run is freed during the backward
@@ -175,13 +177,24 @@ def backward(root, grad=None, retain_graph=False):
             if hooked is not g:  # the hook's array stays the caller's: keep a copy of our own
                 g = hooked.copy()
         if node._backward is None or node._retains_grad:
-            _store_gradient(node, g, stored)
+            finished.append((node, g))
         if node._backward is None:
             continue
         parent_grads = node._backward(g)
+        if len(parent_grads) != len(node._parents):
+            raise RuntimeError(
+                f"the backward of op {node._op!r} returned {len(parent_grads)} gradients for its "
+                f"{len(node._parents)} inputs: it must return one (an array or None) per input"
+            )
         for parent, parent_grad in zip(node._parents, parent_grads):
             if parent_grad is None or not parent.requires_grad:
                 continue
+            if parent_grad.shape != parent.shape:
+                raise ShapeError(
+                    f"the backward of op {node._op!r} returned a gradient of shape {parent_grad.shape} "
+                    f"for an input of shape {parent.shape} (output shape {node.shape}); each gradient "
+                    "must have its input's shape (sum over broadcast axes)"
+                )
             if parent_grad.dtype != parent.dtype:
                 parent_grad = parent_grad.astype(parent.dtype)
             if parent in pending:
@@ -191,6 +204,10 @@ def backward(root, grad=None, retain_graph=False):
         if not retain_graph:
             node._backward = None
             node._parents = ()
+    # Stored only now, so that an op's backward failing half-way leaves every .grad as it was.
+    stored = set()  # ids of arrays already kept as some tensor's .grad: never store one twice.
+    for node, g in finished:
+        _store_gradient(node, g, stored)
 
 
 def _store_gradient(node, g, stored):

@@ -212,6 +212,28 @@ def test_backward_with_grad_of_wrong_shape_raises_shape_error_and_changes_nothin
     np.testing.assert_allclose(x.grad, np.full((2, 3), 2.0))
 
 
+def _op_with_backward(x, backward, op):
+    return minigan.Tensor._from_op(x.data.sum(axis=0), (x,), backward, op)
+
+
+def test_a_backward_returning_a_wrongly_shaped_gradient_is_a_shape_error_naming_the_op():
+    # A user's layer whose backward forgot to undo the broadcast: (N, C) returned for a (C,) input.
+    x = f64(np.ones((4, 3)))
+    y = _op_with_backward(x, lambda g: (np.ones((2, 4, 3)),), "my_bad_op")
+    w = f64(np.ones(3))  # a leaf whose gradient is ready before the bad backward runs
+    with pytest.raises(ShapeError, match=r"my_bad_op.*\(2, 4, 3\).*\(4, 3\)"):
+        (y * w).sum().backward()
+    assert x.grad is None and w.grad is None
+
+
+def test_a_backward_returning_the_wrong_number_of_gradients_is_an_error_naming_the_op():
+    x = f64(np.ones((4, 3)))
+    y = _op_with_backward(x, lambda g: (np.ones((4, 3)), np.ones((4, 3))), "two_for_one")
+    with pytest.raises(RuntimeError, match=r"two_for_one.*2 gradients.*1 inputs"):
+        y.sum().backward()
+    assert x.grad is None
+
+
 def test_backward_on_tensor_not_requiring_grad_raises_graph_error():
     with pytest.raises(GraphError, match="does not require grad"):
         f64([1.0], requires_grad=False).sum().backward()
