@@ -127,8 +127,49 @@ def test_linear_decay_scales_both_learning_rates_down_to_zero():
 
 
 def test_full_batch_gd_uses_the_whole_data_set_per_step():
-    trainer = Trainer(tiny_config(optimizer="gd"), tiny_images(n=40), progress=False)
+    data = tiny_images(n=40)
+    trainer = Trainer(tiny_config(optimizer="gd"), data, progress=False)
     assert trainer.config.batch_size == 40
+    batch = trainer.real_batch(trainer.config.batch_size).numpy()
+    np.testing.assert_array_equal(batch, data.x.astype(np.float32))  # every sample once, not a draw
+
+
+def test_full_batch_gd_with_packing_uses_each_sample_at_most_once_in_fresh_packs():
+    data = tiny_images(n=41)
+    trainer = Trainer(tiny_config(optimizer="gd", pack=2), data, progress=False)
+    assert trainer.config.batch_size == 40  # the 41st sample cannot fill a pack
+    rows = data.x.astype(np.float32)
+    first, second = (trainer.real_batch(40).numpy() for _ in range(2))
+    for batch in (first, second):
+        index = [int(np.flatnonzero((rows == row).all(axis=1))[0]) for row in batch]
+        assert len(set(index)) == 40
+    assert not np.array_equal(first, second)  # a new order, hence new pairs, each time
+
+
+@pytest.mark.parametrize("average", [True, False])
+def test_sampling_in_training_mode_uses_batch_statistics_but_keeps_the_running_ones(average):
+    trainer = Trainer(tiny_config(g_norm="batch", g_ema=0.9), tiny_images(), progress=False)
+    trainer.step()
+    G = trainer.G_ema if average else trainer.G
+    before = [b.numpy().copy() for b in G.buffers()]
+    assert before
+    trainer.sample(32, train_mode=True, average=average)
+    assert [b.numpy().tolist() for b in G.buffers()] == [b.tolist() for b in before]
+    minigan.random.seed(123)
+    batch_mode = trainer.sample(32, train_mode=True, average=average)
+    minigan.random.seed(123)
+    eval_mode = trainer.sample(32, train_mode=False, average=average)
+    assert not np.allclose(batch_mode, eval_mode)  # the two modes really differ
+
+
+def test_gradient_norms_are_those_of_the_dense_weight_matrices_only():
+    trainer = Trainer(tiny_config(g_norm="batch"), tiny_images(), progress=False)
+    norms = trainer.step()["grad_norms"]
+    dense = {f"{prefix}.{name}.weight": m.weight for prefix, model in (("G", trainer.G), ("D", trainer.D))
+             for name, m in model.named_modules() if isinstance(m, minigan.nn.Dense)}
+    assert set(norms) == set(dense)  # no BatchNorm γ among them
+    for key, weight in dense.items():
+        assert norms[key] == pytest.approx(np.linalg.norm(weight.grad.astype(np.float64)), rel=1e-12)
 
 
 def test_frozen_discriminator_gets_no_gradient_in_the_generator_update():

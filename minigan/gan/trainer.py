@@ -31,6 +31,7 @@ from minigan.autograd import no_grad
 from minigan.gan import plots
 from minigan.gan.models import ACTIVATIONS, Discriminator, build_generator, pack_samples
 from minigan.gan.progress import ProgressBar
+from minigan.nn import Dense
 from minigan.nn import functional as F
 from minigan.optim import SGD, Adagrad, Adam
 from minigan.serialization import load_npz, save_npz
@@ -183,18 +184,32 @@ class Trainer:
         return random.randn(n, self.config.z_dim, dtype=self.config.dtype)
 
     def real_batch(self, n):
-        index = random.generator().integers(0, len(self.data), size=n)
+        """n real samples, drawn uniformly with replacement — except with ``optimizer="gd"`` (full-batch
+        gradient descent), where a batch is the whole data set, each sample once: in its stored order,
+        or, when D judges packs of m samples, in a fresh random order each time (so that the packs
+        differ), leaving out the N mod m samples that do not fill a pack."""
+        c = self.config
+        if c.optimizer == "gd" and n == c.batch_size:
+            if c.pack == 1:
+                return Tensor(self.data)
+            index = random.generator().permutation(len(self.data))[:n]
+        else:
+            index = random.generator().integers(0, len(self.data), size=n)
         return Tensor(self.data[backends.current_module().asarray(index)])
 
     def sample(self, n, train_mode=False, average=True):
         """n samples from G as a host NumPy array. BatchNorm uses running statistics unless
-        ``train_mode`` (batch statistics, as during training). With ``g_ema`` on, the samples come from
-        the weight average unless ``average`` is False (then from the generator being trained)."""
+        ``train_mode`` (batch statistics of these n samples, as during training); sampling never
+        changes the running statistics either way. With ``g_ema`` on, the samples come from the weight
+        average unless ``average`` is False (then from the generator being trained)."""
         G = self.G_ema if average and self.G_ema is not None else self.G
+        kept = [b.data.copy() for b in G.buffers()] if train_mode else []
         G.train(train_mode)
         with no_grad():
             out = G(self.noise(n)).numpy()
         G.train(G is self.G)
+        for buffer, data in zip(G.buffers(), kept):
+            buffer.data[...] = data
         return out
 
     # ------------------------------------------------------------------------------- losses
@@ -322,12 +337,15 @@ class Trainer:
 
     @staticmethod
     def _grad_norms(prefix, model):
-        """‖∂loss/∂W‖₂ of every weight, accumulated in float64 (a float32 sum of 250k squares loses digits)."""
+        """‖∂loss/∂W‖₂ of the weight matrix W of every Dense layer — the per-layer view of vanishing
+        gradients; BatchNorm's γ and the biases are left out — keyed ``"<prefix>.<layer>.weight"``.
+        Accumulated in float64 (a float32 sum of 250k squares loses digits)."""
         norms = {}
-        for name, p in model.named_parameters():
-            if p.grad is not None and name.endswith("weight"):
+        for name, module in model.named_modules():
+            p = module.weight if isinstance(module, Dense) else None
+            if p is not None and p.grad is not None:
                 g = p.grad.astype(np.float64).ravel()
-                norms[f"{prefix}.{name}"] = math.sqrt(float(g @ g))
+                norms[f"{prefix}.{name}.weight"] = math.sqrt(float(g @ g))
         return norms
 
     # ------------------------------------------------------------------------------- running
