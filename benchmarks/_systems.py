@@ -117,8 +117,9 @@ class TorchStep:
         self.loss = nn.BCEWithLogitsLoss()
         self.ones = torch.ones(batch_size, 1, device=self.device)
         self.zeros = torch.zeros(batch_size, 1, device=self.device)
-        self.g_weights = [p for n, p in self.G.named_parameters() if n.endswith("weight")]
-        self.d_weights = [p for n, p in self.D.named_parameters() if n.endswith("weight")]
+        # the Linear weight matrices, whose gradient norms minigan's trainer logs (not BatchNorm's γ)
+        self.g_weights = [m.weight for m in self.G.modules() if isinstance(m, torch.nn.Linear)]
+        self.d_weights = [m.weight for m in self.D.modules() if isinstance(m, torch.nn.Linear)]
         self.name = f"PyTorch {torch.__version__.split('+')[0]} ({device})"
 
     def _norms(self, params):

@@ -251,8 +251,8 @@ class FloorGAN:
             self.G.params[4 * i + 2][...] = 1
         self.running = [(xp.zeros(w, dtype=self.dtype), xp.ones(w, dtype=self.dtype)) for w in self.g_hidden]
         nh = len(self.g_hidden)
-        # indices of the "*.weight" parameters, in minigan's order (Dense W and BatchNorm γ)
-        self.g_weight_index = [j for i in range(nh) for j in (4 * i, 4 * i + 2)] + [4 * nh]
+        # indices of the Dense weight matrices, whose gradient norms minigan's trainer logs, in its order
+        self.g_weight_index = [4 * i for i in range(nh)] + [4 * nh]
         self.d_weight_index = [2 * i for i in range(len(self.d_hidden))] + [2 * len(self.d_hidden)]
         self.draws = _Draws(xp, seed)
 

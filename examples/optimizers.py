@@ -22,8 +22,8 @@ GD evaluation costs ~32 times the arithmetic of the others. Two budgets, from th
 
 Each run trains for the larger of the two step counts. The learning rates (``OPTIMIZERS``) were picked
 per optimizer from a one-seed pilot of two or three values on grid25 (1,500 steps, 600 for GD; GD at
-lr 0.5 diverged). The trainer's "gd" draws its N-point batch with replacement, as every batch (about
-63% of the distinct points per step) with fresh noise z: full-batch in size, not a fixed sum.
+lr 0.5 diverged). The trainer's "gd" uses every one of the N points once per step (D judges packs of
+one here, so in their stored order) and draws fresh noise z for the N generated samples each step.
 """
 
 import numpy as np

@@ -144,7 +144,7 @@ def _sample(args):
     from minigan.gan import plots
 
     trainer = _load_trainer(args.checkpoint)
-    samples = trainer.sample(args.n, train_mode=args.train_mode)
+    samples = trainer.sample(args.n, train_mode=args.train_mode, seed=args.seed)
     if args.out.endswith(".png"):
         if trainer.dataset.image_shape is not None:
             plots.save_sample_grid(args.out, samples, trainer.dataset.image_shape)
@@ -189,6 +189,8 @@ def build_parser():
     sample.add_argument("--out", default="samples.png", help="a .png picture or a .npz array (default samples.png)")
     sample.add_argument("--train-mode", action="store_true",
                         help="BatchNorm with batch statistics (default: running statistics, eval mode)")
+    sample.add_argument("--seed", type=int, default=None,
+                        help="seed of the noise z (default: the run's own sampling stream, the same each time)")
     sample.set_defaults(run=_sample)
 
     evaluate = commands.add_parser("eval", help="quality metrics of a checkpoint's generator",

@@ -28,9 +28,20 @@ def test_train_then_resume_then_sample_then_eval_on_ring8(tmp_path, capsys):
     assert np.load(tmp_path / "s.npz")["x"].shape == (10, 2)
     assert main(["sample", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").stat().st_size > 0
+    for name in ("a", "b", "c"):
+        seed = ["--seed", "5"] if name != "c" else ["--seed", "6"]
+        assert main(["sample", "--checkpoint", str(checkpoint), "--n", "10", *seed,
+                     "--out", str(tmp_path / f"{name}.npz")]) == 0
+    a, b, c = (np.load(tmp_path / f"{name}.npz")["x"] for name in "abc")
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
 
-    assert main(["eval", "--checkpoint", str(checkpoint), "--n", "100"]) == 0
-    assert "step 6" in capsys.readouterr().out
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(checkpoint), "--n", "2500"]) == 0
+    printed = capsys.readouterr().out
+    assert "step 6" in printed
+    final = json.load(open(run / "evaluation.json"))  # the run's own evaluation of the same weights
+    assert f"counts                   {final['counts']}" in printed
 
 
 def test_every_train_option_reaches_the_saved_config(tmp_path):

@@ -13,8 +13,10 @@ One training step (``Trainer.step``) is ``d_steps`` discriminator updates then o
 - Historical averaging adds λ‖θ − θ̄‖² to each network's loss, θ̄ the running mean of past θ
   (Salimans et al.); its gradient 2λ(θ − θ̄) is added to ``.grad`` before the step.
 
-Batches are drawn with replacement and noise z ~ N(0, I), both from :mod:`minigan.random`, whose
-state is in every checkpoint: a resumed run continues exactly as an uninterrupted one.
+Batches are drawn with replacement (``gd``: the whole data set) and noise z ~ N(0, I), both from
+:mod:`minigan.random`, whose state is in every checkpoint: a resumed run continues exactly as an
+uninterrupted one. Samples drawn to look at G (``sample``, the pictures, ``evaluate``) take their noise
+from generators of their own, so a run learns the same whatever its logging and sampling intervals.
 """
 
 import dataclasses
@@ -39,6 +41,8 @@ from minigan.tensor import Tensor
 
 LOSSES = ("minimax", "nonsaturating", "least_squares")
 OPTIMIZERS = ("adam", "sgd", "adagrad", "gd")
+# Second entries of the seeds (config seed, stream, ...) of the sampling generators, one per use.
+_USER_SAMPLES, _PICTURES, _EVALUATION = 1, 2, 3
 LR_DECAYS = ("none", "linear")
 
 
@@ -153,6 +157,10 @@ class Trainer:
             self.config.batch_size = len(dataset.x) - len(dataset.x) % self.config.pack
         backends.set_backend(self.config.backend)
         random.seed(self.config.seed)
+        # Samples for the user, for the sample grids and for evaluations come from generators of their
+        # own, never from minigan.random's stream that training draws from: how often a run is looked
+        # at cannot change what it learns.
+        self._sample_rng = np.random.default_rng([self.config.seed, _USER_SAMPLES])
         c = self.config
         data_dim = dataset.x.shape[1]
         self.G = self._build_generator(data_dim)
@@ -197,16 +205,23 @@ class Trainer:
             index = random.generator().integers(0, len(self.data), size=n)
         return Tensor(self.data[backends.current_module().asarray(index)])
 
-    def sample(self, n, train_mode=False, average=True):
-        """n samples from G as a host NumPy array. BatchNorm uses running statistics unless
-        ``train_mode`` (batch statistics of these n samples, as during training); sampling never
-        changes the running statistics either way. With ``g_ema`` on, the samples come from the weight
-        average unless ``average`` is False (then from the generator being trained)."""
+    def sample(self, n, train_mode=False, average=True, seed=None):
+        """n samples from G as a host NumPy array.
+
+        The noise z comes from a generator seeded with ``seed`` (an int or a sequence of ints), or, when
+        ``seed`` is None, from the trainer's own sampling stream (seeded from the config's seed, not
+        saved in checkpoints). Neither is the stream that training draws from, so sampling never
+        changes a run. BatchNorm uses running statistics unless ``train_mode`` (batch statistics of
+        these n samples, as during training); sampling never changes the running statistics either
+        way. With ``g_ema`` on, the samples come from the weight average unless ``average`` is False
+        (then from the generator being trained)."""
+        rng = self._sample_rng if seed is None else np.random.default_rng(seed)
+        z = rng.standard_normal((n, self.config.z_dim)).astype(self.config.dtype)
         G = self.G_ema if average and self.G_ema is not None else self.G
         kept = [b.data.copy() for b in G.buffers()] if train_mode else []
         G.train(train_mode)
         with no_grad():
-            out = G(self.noise(n)).numpy()
+            out = G(Tensor(backends.current_module().asarray(z))).numpy()
         G.train(G is self.G)
         for buffer, data in zip(G.buffers(), kept):
             buffer.data[...] = data
@@ -388,19 +403,28 @@ class Trainer:
                 json.dump(result, f, indent=2)
         return result
 
-    def evaluate(self, n=None):
-        """Quality metrics of n samples (mode metrics for 2-D sets, classifier metrics for images)."""
+    def evaluate(self, n=None, seed=None):
+        """Quality metrics of n samples (mode metrics for 2-D sets, classifier metrics for images).
+
+        The samples' noise is seeded with ``seed``, by default with (config seed, step): evaluating the
+        same weights again — later in the run, or with ``minigan eval`` on the checkpoint — gives the
+        same figures."""
         from minigan.gan.evaluation import evaluate_samples
 
-        return evaluate_samples(self.sample(n or self.config.eval_samples), self.dataset)
+        if seed is None:
+            seed = [self.config.seed, _EVALUATION, self.step_count]
+        return evaluate_samples(self.sample(n or self.config.eval_samples, seed=seed), self.dataset)
 
     def save_samples(self, path):
+        """A sample grid (images) or scatter plot (2-D) of G at this step; every step's picture uses the
+        same noise z, so that a run's pictures show one set of samples changing."""
         d = self.dataset
+        seed = [self.config.seed, _PICTURES]
         if d.image_shape is not None:
-            plots.save_sample_grid(path, self.sample(64), d.image_shape, title=f"step {self.step_count}")
+            plots.save_sample_grid(path, self.sample(64, seed=seed), d.image_shape, title=f"step {self.step_count}")
         else:
             real = d.x[:2000]
-            plots.save_scatter(path, self.sample(1000), real, d.modes, title=f"step {self.step_count}")
+            plots.save_scatter(path, self.sample(1000, seed=seed), real, d.modes, title=f"step {self.step_count}")
 
     # ---------------------------------------------------------------------------- checkpoints
     @property
