@@ -97,8 +97,8 @@ def quality_keys(dataset):
 
 
 def train_mode_metrics(trainer, dataset, n):
-    """Metrics of n samples drawn with batch statistics, in batches of the training batch size.
-    Last thing done to a trainer: sampling in train mode updates the running statistics."""
+    """Metrics of n samples drawn with batch statistics, in batches of the training batch size
+    (sampling leaves the running statistics as they were)."""
     size = trainer.config.batch_size
     batches = [trainer.sample(size, train_mode=True) for _ in range(-(-n // size))]
     return evaluate_samples(np.concatenate(batches)[:n], dataset)

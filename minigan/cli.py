@@ -1,7 +1,10 @@
 """The ``minigan`` command line. ``minigan --help`` lists the commands."""
 
 import argparse
+import os
 import sys
+
+from minigan.errors import MiniganError
 
 
 def _gradcheck(args):
@@ -67,9 +70,12 @@ def _add_train_options(parser):
     a("--seed", type=int, default=d.seed, help="random seed (default 0)")
     a("--backend", choices=("numpy", "cupy"), default=d.backend, help="array backend (default numpy)")
     a("--n-data", type=int, default=None, help="samples drawn for the synthetic 2-D sets")
-    a("--log-every", type=int, default=d.log_every)
-    a("--sample-every", type=int, default=d.sample_every)
-    a("--checkpoint-every", type=int, default=d.checkpoint_every)
+    a("--log-every", type=int, default=d.log_every,
+      help=f"append losses, D outputs and gradient norms to metrics.jsonl every N steps (default {d.log_every})")
+    a("--sample-every", type=int, default=d.sample_every,
+      help=f"save a sample picture every N steps (default {d.sample_every}); it does not change the training")
+    a("--checkpoint-every", type=int, default=d.checkpoint_every,
+      help=f"save the checkpoint every N steps (default {d.checkpoint_every}); the last good one is kept")
     a("--out", default=None, help="run directory (default runs/<data>-<time>)")
     a("--resume", default=None, metavar="CHECKPOINT", help="continue the run saved in CHECKPOINT")
     a("--quiet", action="store_true", help="no progress bar")
@@ -167,7 +173,9 @@ def _eval(args):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="minigan", description="minigan: a small autodiff engine over NumPy/CuPy, and GANs on it.")
+        prog="minigan", description="minigan: a small autodiff engine over NumPy/CuPy, and GANs on it.",
+        epilog="Bad input (an option's value, a missing or malformed file, no usable GPU) ends with one line on "
+               "stderr and exit code 2; set MINIGAN_TRACEBACK=1 to see the traceback too.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     check = commands.add_parser(
         "gradcheck", help="check every built-in op's and layer's backward against finite differences (float64)",
@@ -207,7 +215,15 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (ValueError, OSError, MiniganError) as exc:
+        # Bad input (an option's value, a missing or malformed file, no usable GPU): one line that says
+        # what, not a traceback. MINIGAN_TRACEBACK=1 shows the traceback as well.
+        if os.environ.get("MINIGAN_TRACEBACK"):
+            raise
+        print(f"minigan {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

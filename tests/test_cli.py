@@ -55,9 +55,30 @@ def test_every_train_option_reaches_the_saved_config(tmp_path):
                                                                            0.9, 2, 0.1)
 
 
-def test_train_on_a_missing_data_file_fails_naming_it(tmp_path):
+def test_train_on_a_missing_data_file_fails_naming_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MINIGAN_TRACEBACK", raising=False)
+    args = ["train", "--data", f"npz:{tmp_path / 'nothing.npz'}", "--out", str(tmp_path / "run"), *TINY]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "minigan train: FileNotFoundError" in err and "nothing.npz" in err
+    monkeypatch.setenv("MINIGAN_TRACEBACK", "1")
     with pytest.raises(FileNotFoundError, match="nothing.npz"):
-        main(["train", "--data", f"npz:{tmp_path / 'nothing.npz'}", "--out", str(tmp_path / "run"), *TINY])
+        main(args)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", *TINY, "--sample-every", "0"], "sample_every must be at least 1"),
+    (["train", "--pack", "3", "--batch-size", "8", "--steps", "2"], "pack=3 must be ≥ 1 and divide batch_size=8"),
+    (["eval", "--checkpoint", "no-such-checkpoint.npz"], "no-such-checkpoint.npz"),
+    (["sample", "--checkpoint", "no-such-checkpoint.npz"], "no-such-checkpoint.npz"),
+])
+def test_bad_input_is_one_line_on_stderr_and_exit_code_2(args, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MINIGAN_TRACEBACK", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"minigan {args[0]}: ") and message in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()  # refused before anything was written
 
 
 @pytest.mark.parametrize("command", [[], ["train", "--help"], ["sample", "--help"], ["eval", "--help"],

@@ -266,6 +266,8 @@ def test_bad_config_values_are_refused():
     with pytest.raises(ValueError, match="pack"):
         Trainer(tiny_config(pack=3), tiny_images(), progress=False)
     for bad, match in (({"g_ema": 1.0}, "g_ema"), ({"lr_decay": "cosine"}, "lr_decay"), ({"d_lr": 0.0}, "d_lr"),
-                       ({"g_activation": "gelu"}, "g_activation"), ({"d_activation": "tanh"}, "d_activation")):
+                       ({"g_activation": "gelu"}, "g_activation"), ({"d_activation": "tanh"}, "d_activation"),
+                       ({"log_every": 0}, "log_every"), ({"checkpoint_every": 0}, "checkpoint_every"),
+                       ({"eval_samples": 0}, "eval_samples")):
         with pytest.raises(ValueError, match=match):
             Trainer(tiny_config(**bad), tiny_images(), progress=False)

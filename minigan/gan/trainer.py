@@ -129,7 +129,7 @@ class TrainConfig:
             raise ValueError(f"g_ema must be in [0, 1) (0 turns it off), got {self.g_ema}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        for name in ("steps", "batch_size", "d_steps"):
+        for name in ("steps", "batch_size", "d_steps", "log_every", "sample_every", "checkpoint_every", "eval_samples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 
