@@ -41,14 +41,16 @@ def save_sample_grid(path, samples, image_shape, title=None, columns=8):
 
 
 def save_scatter(path, samples, real=None, modes=None, title=None):
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    """2-D samples over the real points and the mode centres; the generated points are drawn last, on
+    top, and the legend sits outside the axes, so that neither hides whether a mode is covered."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.5))
     if real is not None:
         ax.scatter(real[:, 0], real[:, 1], s=2, c="tab:gray", alpha=0.3, label="real")
-    ax.scatter(samples[:, 0], samples[:, 1], s=3, c="tab:blue", alpha=0.5, label="generated")
     if modes is not None:
-        ax.scatter(modes[:, 0], modes[:, 1], s=40, marker="x", c="tab:red", label="modes")
+        ax.scatter(modes[:, 0], modes[:, 1], s=30, marker="x", linewidths=0.8, c="tab:red", label="modes")
+    ax.scatter(samples[:, 0], samples[:, 1], s=3, c="tab:blue", alpha=0.5, label="generated")
     ax.set_aspect("equal")
-    ax.legend(loc="upper right", fontsize=7)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=7)
     if title:
         ax.set_title(title, fontsize=9)
     _save(fig, path)
