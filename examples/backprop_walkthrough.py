@@ -91,22 +91,24 @@ def walk(p):
     """Build the graph, print the tape, backpropagate; per node (tape order): name, op, shape,
     autograd's ∂L/∂v and the finite difference. Also the edges, the tape text and ∂L/∂y."""
     L, inner = forward(p)
-    order = tape_nodes(L)
-    names = {id(t): name for name, t in {**p, **inner}.items()}
-    edges = [(names[id(parent)], names[id(t)]) for t in order for parent in t.parents if id(parent) in names]
-    ops = {names[id(t)]: t.op or "leaf" for t in order}
+    order = tape_nodes(L)  # the graph's vertices: each op's node, and the leaves themselves
+    tensors = {**p, **inner}
+    names = {(t.grad_fn or t): name for name, t in tensors.items()}
+    edges = [(names[parent], names[v]) for v in order if not v.is_leaf for parent in v.parents if parent in names]
+    ops = {names[v]: v.op or "leaf" for v in order}
     tape = minigan.format_graph(L)
     for t in inner.values():
         t.retain_grad()
     values = {name: t.numpy().copy() for name, t in inner.items()}
     L.backward()
     rows = []
-    for t in order:
-        name = names[id(t)]
+    for v in order:
+        name = names[v]
+        t = tensors[name]
         if name in p:
-            numeric = central_difference(lambda v: loss(p, leaf=name, value=v), t.data)
+            numeric = central_difference(lambda value: loss(p, leaf=name, value=value), t.data)
         else:
-            numeric = central_difference(lambda v: loss(p, nudge=(name, v - values[name])), values[name])
+            numeric = central_difference(lambda value: loss(p, nudge=(name, value - values[name])), values[name])
         rows.append({"name": name, "op": ops[name], "shape": t.shape, "grad": np.array(t.grad), "numeric": numeric})
     return rows, edges, tape, values
 

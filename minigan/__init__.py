@@ -4,15 +4,16 @@ Start with :class:`Tensor` (``minigan/tensor.py``), the tape (``minigan/autograd
 (``minigan/ops/``): each op's forward and backward stand side by side.
 """
 
-from minigan.autograd import enable_grad, is_grad_enabled, no_grad
+from minigan.autograd import enable_grad, grad, is_grad_enabled, no_grad
 from minigan.backends import backend, get_backend, set_backend
 from minigan.errors import (BackendError, BackendUnavailableError, DTypeError, GradcheckError, GraphError,
                             MiniganError, ShapeError)
-from minigan.gradient_check import GradcheckReport, check_gradients, gradcheck
+from minigan.gradient_check import (GradcheckReport, GradgradcheckReport, check_gradients, check_second_gradients,
+                                    gradcheck, gradgradcheck)
 from minigan.graph import format_graph
-from minigan.ops import (abs, add, astype, clip, concatenate, div, exp, getitem, log, matmul, max, maximum,
-                         mean, minimum, mul, neg, pow, reshape, sigmoid, sqrt, stack, sub, sum, tanh,
-                         transpose, var, where)
+from minigan.ops import (abs, add, astype, broadcast_to, clip, concatenate, div, exp, getitem, log, matmul, max,
+                         maximum, mean, minimum, mul, neg, pow, reshape, sigmoid, sign, sqrt, stack, sub, sum,
+                         tanh, transpose, var, where, zeros_like)
 from minigan.tensor import Tensor, get_default_dtype, set_default_dtype, tensor
 from minigan import random  # noqa: E402  (after tensor: it builds tensors)
 

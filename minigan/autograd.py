@@ -1,21 +1,51 @@
-"""The tape: grad mode, the reverse topological walk, and gradient hooks.
+"""The tape: grad mode, graph nodes, the reverse topological walk, ``backward`` and ``grad``.
 
-Every op's output tensor remembers its ``parents`` and a ``backward`` function (written beside the op's
-forward in :mod:`minigan.ops`) that maps the gradient of the output to one gradient per parent. That
-is the whole tape: the graph is the set of tensors reachable through ``parents``.
+Nodes and edges
+---------------
+An op whose inputs need gradients records a :class:`Node` on its output tensor (``tensor.grad_fn``).
+The node holds the op's name, one edge per input, the op's ``backward`` function (written beside its
+forward in :mod:`minigan.ops` or :mod:`minigan.nn`) and the values that backward needs — and nothing
+else. An edge leads to the input's own node when the input is an op's output, to the input tensor
+itself when it is a leaf (a tensor the user made with ``requires_grad=True``: that is where ``.grad``
+is stored), and is None for an input that needs no gradient. Edges never hold an intermediate
+tensor's data: once the user drops an intermediate result, its array lives on only if some op saved
+it for its backward (a frozen layer's ``linear`` saves W, not its input; ``sigmoid`` saves its output,
+not its input).
 
-``backward(root)`` walks that graph once, children before parents (an iterative depth-first sort, so
-a chain of any depth works without touching Python's recursion limit), sums the gradients arriving at
-each node, runs the node's hooks, and hands the sum to the node's backward. Gradients are stored only
-on leaves (tensors created by the user with ``requires_grad=True``) and on tensors that asked for it
-with ``retain_grad()``. Afterwards each node's backward function and parent links are dropped, which
-frees the saved activations, unless ``retain_graph=True``. Each backward's result is checked — one
-gradient per parent, each of its parent's shape — and a wrong one is an error naming the op; the
-``.grad`` fields are written only after the whole walk has succeeded.
+Backward functions
+------------------
+``backward(g, needs, *saved)`` receives g = ∂L/∂(output), a tuple ``needs`` saying which inputs want a
+gradient in this pass, and the saved values, and returns one gradient (or None) per input. It is
+written with arithmetic operators, methods that arrays and tensors share (``sum``, ``reshape``,
+``transpose``, ``T``, indexing) and the functions of ``xp = namespace(g)``:
 
-Gradients are plain backend arrays (``numpy.ndarray`` or ``cupy.ndarray``), not tensors: minigan
-computes first derivatives only.
+- in an ordinary backward pass g and the saved values are backend arrays and ``xp`` is NumPy (or
+  CuPy): the pass is plain array code, as fast as hand-written NumPy;
+- with ``create_graph=True`` they are tensors and ``xp`` is :mod:`minigan.ops`: the same lines are
+  recorded on the tape as ops, so the gradient has a graph of its own and can be differentiated
+  again — to any order, since every op's backward is made of ops that have backwards.
+
+An op recorded without ``saved`` (``Tensor._from_op(out, parents, backward, op)`` with
+``backward(g)`` on arrays, the first-order interface) still works in every first-order pass; under
+``create_graph=True`` its gradient becomes a tensor whose own backward raises, naming the op.
+
+The walk
+--------
+``backward`` walks the graph once, children before parents (an iterative depth-first sort, so a chain
+of any depth works without touching Python's recursion limit), sums the gradients arriving at each
+node, runs the node's hooks, and hands the sum to the node's backward. Each backward's result is
+checked — one gradient per input, each of its input's shape — and a wrong one is an error naming the
+op; ``.grad`` fields are written only after the whole walk has succeeded. Afterwards each node's
+backward and saved values are dropped unless ``retain_graph`` is true (its default is
+``create_graph``).
+
+What ``.grad`` holds: a backend array after an ordinary backward pass; after
+``backward(create_graph=True)`` a tensor on the tape (its array is ``.grad.data``), so that it can be
+differentiated. :func:`grad` returns gradients without touching ``.grad`` at all, and is the better
+tool for gradient penalties and Hessian-vector products.
 """
+
+import weakref
 
 from minigan.errors import GraphError, ShapeError
 
@@ -77,122 +107,268 @@ class RemovableHandle:
             self._hooks.remove(self._hook)
 
 
-def topological_order(root):
-    """The tensors ``root`` depends on through ops that need gradients, each after all its parents.
+class _Output:
+    """The marker an op puts in ``saved`` for its own output (see :class:`Node`)."""
 
-    Iterative depth-first post-order: the graph's depth is limited by memory only.
+    def __repr__(self):
+        return "OUTPUT"
+
+
+OUTPUT = _Output()
+
+
+class Node:
+    """One recorded op: its name, its edges to its inputs, its backward, and what that backward needs.
+
+    ``parents`` has one entry per input: the input's Node, the input tensor itself if it is a leaf, or
+    None if it needs no gradient. ``needs[i]`` is True where ``parents[i]`` is not None. ``saved`` holds
+    the tensors the backward reads (inputs, as tensors) and, where the op saved :data:`OUTPUT`, the
+    output's array; the backward receives them as arrays in an ordinary pass and as tensors under
+    ``create_graph`` (the output then as a tensor whose node is this one, so that a second derivative
+    flows back through the op). ``shape`` and ``dtype`` are the output's.
+    """
+
+    __slots__ = ("op", "parents", "needs", "backward", "saved", "shape", "dtype", "hooks", "retains_grad",
+                 "tensor_ref")
+
+    def __init__(self, op, parents, backward, saved, out):
+        self.op = op
+        self.parents = tuple((p._node if p._node is not None else p) if p.requires_grad else None
+                             for p in parents)
+        self.needs = tuple(p is not None for p in self.parents)
+        self.backward = backward
+        self.saved = None if saved is None else tuple(out.data if s is OUTPUT else s for s in saved)
+        self.shape = out.data.shape
+        self.dtype = out.data.dtype
+        self.hooks = None
+        self.retains_grad = False
+        self.tensor_ref = weakref.ref(out)
+
+    # A node stands in for its tensor in graph listings once the tensor itself is gone.
+    requires_grad = True
+    is_leaf = False
+
+    @property
+    def name(self):
+        """The name of the tensor this node produced, if that tensor is still alive and has one."""
+        tensor = self.tensor_ref()
+        return None if tensor is None else tensor.name
+
+    @property
+    def grad_fn(self):
+        return self
+
+    def __repr__(self):
+        return f"<Node {self.op} {self.shape} {self.dtype}>"
+
+
+def _is_node(vertex):
+    return type(vertex) is Node
+
+
+def vertex_of(tensor):
+    """The tensor's place in the graph: its node if an op produced it, else the (leaf) tensor itself."""
+    return tensor._node if tensor._node is not None else tensor
+
+
+def topological_order(*roots):
+    """The vertices (nodes, and leaf tensors) the roots depend on, each after all its parents.
+
+    ``roots`` are tensors or vertices. Iterative depth-first post-order: the graph's depth is limited
+    by memory only.
     """
     order = []
     visited = set()
-    stack = [(root, False)]
-    while stack:
-        node, parents_done = stack.pop()
-        if parents_done:
-            order.append(node)
-            continue
-        if node in visited:
-            continue
-        visited.add(node)
-        stack.append((node, True))
-        for parent in node._parents:
-            if parent.requires_grad and parent not in visited:
-                stack.append((parent, False))
+    for root in roots:
+        if hasattr(root, "_node"):
+            root = vertex_of(root)
+        stack = [(root, False)]
+        while stack:
+            vertex, parents_done = stack.pop()
+            if parents_done:
+                order.append(vertex)
+                continue
+            if vertex in visited:
+                continue
+            visited.add(vertex)
+            stack.append((vertex, True))
+            if _is_node(vertex):
+                for parent in vertex.parents:
+                    if parent is not None and parent not in visited:
+                        stack.append((parent, False))
     return order
 
 
-def _check_not_freed(order):
-    for node in order:
-        if node._op is not None and node._backward is None:
+def _leading_to(order, wanted):
+    """The vertices of ``order`` (topological) from which some vertex of ``wanted`` can be reached."""
+    relevant = set()
+    for vertex in order:
+        if vertex in wanted or (_is_node(vertex) and any(p in relevant for p in vertex.parents if p is not None)):
+            relevant.add(vertex)
+    return relevant
+
+
+def _check_not_freed(order, relevant):
+    for vertex in order:
+        if _is_node(vertex) and vertex.backward is None and (relevant is None or vertex in relevant):
             raise GraphError(
-                f"backward through a freed graph: the output of {node._op!r} (shape {node.shape}) "
+                f"backward through a freed graph: the output of {vertex.op!r} (shape {vertex.shape}) "
                 "already had its graph freed by an earlier backward(). Pass retain_graph=True to the "
                 "first backward() to backpropagate through the same graph twice."
             )
 
 
-def _seed_gradient(root, grad):
+def _as_tensor(value):
+    from minigan.tensor import Tensor
+
+    if isinstance(value, Tensor):
+        return value
+    return Tensor._from_op(value, (), None, None)
+
+
+def _seed(root, grad, create_graph, who):
+    """The gradient that starts the walk at ``root``: an array, or a tensor under ``create_graph``."""
+    from minigan.tensor import Tensor
+
     xp = root.xp
     if grad is None:
         if root.data.size != 1:
             raise GraphError(
-                f"backward() on a tensor of shape {root.shape} needs `grad`, an array of that shape: "
+                f"{who} on a tensor of shape {root.shape} needs a gradient for it, an array of that shape: "
                 "only the gradient of a single-element tensor defaults to 1"
             )
-        return xp.ones_like(root.data)
-    if hasattr(grad, "requires_grad"):  # a Tensor: use its array
+        seed = xp.ones_like(root.data)
+        return _as_tensor(seed) if create_graph else seed
+    if isinstance(grad, Tensor):
+        if grad.shape != root.shape:
+            raise ShapeError(f"{who}: the gradient has shape {grad.shape}, but the tensor has shape {root.shape}")
+        if type(grad.data) is not type(root.data):
+            raise GraphError(f"{who}: the gradient lives on the {grad.backend} backend, the tensor on {root.backend}")
+        if create_graph:  # kept as it is: a gradient that requires grad can be differentiated through
+            return grad if grad.dtype == root.dtype else grad.astype(root.dtype)
         grad = grad.data
     try:
         seed = xp.array(grad, dtype=root.dtype, copy=True)
     except TypeError as exc:
         raise GraphError(
-            f"backward(): grad of type {type(grad).__name__} cannot be used for a tensor on the "
+            f"{who}: a gradient of type {type(grad).__name__} cannot be used for a tensor on the "
             f"{root.backend} backend ({exc})"
         ) from exc
     if seed.shape != root.shape:
-        raise ShapeError(f"backward(): grad has shape {seed.shape}, but the tensor has shape {root.shape}")
-    return seed
+        raise ShapeError(f"{who}: the gradient has shape {seed.shape}, but the tensor has shape {root.shape}")
+    return _as_tensor(seed) if create_graph else seed
 
 
-def _run_hooks(node, grad):
-    for hook in node._hooks:
+def _run_hooks(hooks, vertex, grad):
+    from minigan.tensor import Tensor
+
+    is_tensor = isinstance(grad, Tensor)
+    for hook in hooks:
         replaced = hook(grad)
-        if replaced is not None:
-            if replaced.shape != grad.shape:
-                raise ShapeError(
-                    f"a gradient hook on a tensor of shape {node.shape} returned shape {replaced.shape}; "
-                    "a hook must return None or an array of the gradient's shape"
-                )
-            grad = replaced
+        if replaced is None:
+            continue
+        if replaced.shape != grad.shape:
+            raise ShapeError(
+                f"a gradient hook on a tensor of shape {vertex.shape} returned shape {replaced.shape}; "
+                "a hook must return None or an array of the gradient's shape"
+            )
+        if is_tensor:
+            grad = _as_tensor(replaced)
+        elif isinstance(replaced, Tensor):
+            grad = replaced.data.copy()
+        else:
+            grad = replaced.copy() if replaced is not grad else replaced  # the hook's array stays the caller's
     return grad
 
 
-def backward(root, grad=None, retain_graph=False):
-    """Accumulate d(root)/d(leaf), weighted by ``grad``, into ``.grad`` of every leaf that needs it.
+def _call_backward(node, g, needs, create_graph):
+    """Run ``node``'s backward on arrays, or on tensors (recording it) under ``create_graph``."""
+    from minigan.tensor import Tensor
 
-    ``grad`` is the gradient of some scalar loss with respect to ``root`` (default 1 for a
-    single-element root). Raises :class:`GraphError` before changing anything if the root does not
-    require grad, if ``grad`` is missing for a non-scalar root, or if part of the graph was freed.
-    """
-    if not root.requires_grad:
+    saved = node.saved
+    if not create_graph:
+        if saved is None:  # an op with the first-order interface: backward(g) on arrays
+            return node.backward(g)
+        return node.backward(g, needs, *[s.data if isinstance(s, Tensor) else s for s in saved])
+    with enable_grad():
+        if saved is None:
+            grads = node.backward(g.data)
+            return tuple(None if x is None else _once_differentiable(x, g, node.op) for x in grads)
+        values = [s if s is None or isinstance(s, Tensor) else Tensor._from_node(s, node) for s in saved]
+        grads = node.backward(g, needs, *values)
+    return tuple(x if x is None or isinstance(x, Tensor) else _as_tensor(x) for x in grads)
+
+
+def _once_differentiable(array, g, op):
+    """The gradient of a first-order-only op, as a tensor whose own backward says why it cannot be."""
+    from minigan.tensor import Tensor
+
+    def backward(gg, needs, *saved):
         raise GraphError(
-            "backward() on a tensor that does not require grad: none of its inputs had "
-            "requires_grad=True, or it was computed inside no_grad()"
+            f"op {op!r} was recorded with a backward on arrays only (Tensor._from_op without saved=), so "
+            "its gradient cannot be differentiated again. Write its backward with operators on its "
+            "arguments and pass the values it reads as saved=(...) to make it twice differentiable."
         )
-    seed = _seed_gradient(root, grad)
-    order = topological_order(root)
-    _check_not_freed(order)
 
-    pending = {root: seed}
-    finished = []  # (tensor, gradient) to store in .grad once the whole walk has succeeded
+    return Tensor._from_op(array, (g,), backward, f"{op}_backward", saved=())
+
+
+def _walk(seeds, retain_graph, create_graph, wanted=None):
+    """Backpropagate ``seeds`` ({vertex: gradient}) through the graph.
+
+    With ``wanted`` None, return the (tensor, gradient) pairs for ``.grad``: every leaf reached and
+    every node whose tensor called ``retain_grad()``. Otherwise ``wanted`` is a set of vertices; only
+    the part of the graph leading to them is run and their gradients are returned as a dict.
+    """
+    order = topological_order(*seeds)
+    relevant = None if wanted is None else _leading_to(order, wanted)
+    _check_not_freed(order, relevant)
+    pending = dict(seeds)
+    finished = []
+    captured = {}
     while order:
         # Popping (reverse topological order) drops this function's reference to each node once it is
-        # done, so an intermediate output whose consumers have all run is freed during the backward
-        # pass, not after it: the graph's activations go as the gradient passes them.
-        node = order.pop()
-        g = pending.pop(node, None)
+        # done, so an intermediate result whose consumers have all run is freed during the backward
+        # pass, not after it: the graph's saved activations go as the gradient passes them.
+        vertex = order.pop()
+        g = pending.pop(vertex, None)
         if g is None:
             continue
-        if node._hooks:
-            hooked = _run_hooks(node, g)
-            if hooked is not g:  # the hook's array stays the caller's: keep a copy of our own
-                g = hooked.copy()
-        if node._backward is None or node._retains_grad:
-            finished.append((node, g))
-        if node._backward is None:
+        if not _is_node(vertex):  # a leaf tensor
+            if vertex._hooks:
+                g = _run_hooks(vertex._hooks, vertex, g)
+            if wanted is None:
+                finished.append((vertex, g))
+            elif vertex in wanted:
+                captured[vertex] = g
             continue
-        parent_grads = node._backward(g)
-        if len(parent_grads) != len(node._parents):
+        if vertex.hooks:
+            g = _run_hooks(vertex.hooks, vertex, g)
+        if wanted is None:
+            if vertex.retains_grad:
+                tensor = vertex.tensor_ref()
+                if tensor is not None:
+                    finished.append((tensor, g))
+            needs = vertex.needs
+        else:
+            if vertex in wanted:
+                captured[vertex] = g
+            needs = tuple(p is not None and p in relevant for p in vertex.parents)
+            if not any(needs):
+                continue
+        parent_grads = _call_backward(vertex, g, needs, create_graph)
+        if len(parent_grads) != len(vertex.parents):
             raise RuntimeError(
-                f"the backward of op {node._op!r} returned {len(parent_grads)} gradients for its "
-                f"{len(node._parents)} inputs: it must return one (an array or None) per input"
+                f"the backward of op {vertex.op!r} returned {len(parent_grads)} gradients for its "
+                f"{len(vertex.parents)} inputs: it must return one (an array or None) per input"
             )
-        for parent, parent_grad in zip(node._parents, parent_grads):
-            if parent_grad is None or not parent.requires_grad:
+        for parent, parent_grad, needed in zip(vertex.parents, parent_grads, needs):
+            if parent_grad is None or not needed:
                 continue
             if parent_grad.shape != parent.shape:
                 raise ShapeError(
-                    f"the backward of op {node._op!r} returned a gradient of shape {parent_grad.shape} "
-                    f"for an input of shape {parent.shape} (output shape {node.shape}); each gradient "
+                    f"the backward of op {vertex.op!r} returned a gradient of shape {parent_grad.shape} "
+                    f"for an input of shape {parent.shape} (output shape {vertex.shape}); each gradient "
                     "must have its input's shape (sum over broadcast axes)"
                 )
             if parent_grad.dtype != parent.dtype:
@@ -202,20 +378,120 @@ def backward(root, grad=None, retain_graph=False):
             else:
                 pending[parent] = parent_grad
         if not retain_graph:
-            node._backward = None
-            node._parents = ()
+            vertex.backward = None
+            vertex.saved = None
+            vertex.parents = ()
+    return finished if wanted is None else captured
+
+
+def _as_sequence(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _seeds(outputs, grad_outputs, create_graph, who):
+    outputs = _as_sequence(outputs)
+    grads = [None] * len(outputs) if grad_outputs is None else _as_sequence(grad_outputs)
+    if len(grads) != len(outputs):
+        raise ValueError(f"{who}: got {len(grads)} gradients for {len(outputs)} outputs")
+    seeds = {}
+    for output, grad in zip(outputs, grads):
+        if not getattr(output, "requires_grad", False):
+            raise GraphError(
+                f"{who} on a tensor that does not require grad: none of its inputs had "
+                "requires_grad=True, or it was computed inside no_grad()"
+            )
+        seed = _seed(output, grad, create_graph, who)
+        vertex = vertex_of(output)
+        seeds[vertex] = seeds[vertex] + seed if vertex in seeds else seed
+    return seeds
+
+
+def _wanted(inputs, who):
+    from minigan.tensor import Tensor
+
+    inputs = _as_sequence(inputs)
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{who}: input {i} is a {type(t).__name__}, expected a minigan Tensor")
+        if not t.requires_grad:
+            raise GraphError(f"{who}: input {i} (shape {t.shape}) does not require grad, so it has no gradient")
+    return inputs
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(tensors)/d(leaf), weighted by ``grad_tensors``, into ``.grad`` of the leaves.
+
+    ``tensors`` is a tensor or a sequence of them; ``grad_tensors`` the matching gradients of some
+    scalar loss with respect to them (default 1 for single-element tensors). With ``inputs`` (tensors)
+    only their ``.grad`` is filled and only the part of the graph leading to them is run.
+    ``retain_graph`` defaults to ``create_graph``; with ``create_graph=True`` the gradients stored in
+    ``.grad`` are tensors on the tape (module docstring). Raises :class:`GraphError` before changing
+    anything if a tensor does not require grad, if a gradient is missing for a non-scalar tensor, or
+    if part of the graph was freed.
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = _seeds(tensors, grad_tensors, create_graph, "backward()")
+    if inputs is None:
+        finished = _walk(seeds, retain_graph, create_graph)
+    else:
+        targets = _wanted(inputs, "backward()")
+        captured = _walk(seeds, retain_graph, create_graph, {vertex_of(t) for t in targets})
+        finished = [(t, captured[vertex_of(t)]) for t in targets if vertex_of(t) in captured]
     # Stored only now, so that an op's backward failing half-way leaves every .grad as it was.
     stored = set()  # ids of arrays already kept as some tensor's .grad: never store one twice.
-    for node, g in finished:
-        _store_gradient(node, g, stored)
+    for tensor, g in finished:
+        _store_gradient(tensor, g, stored)
 
 
-def _store_gradient(node, g, stored):
-    """Add ``g`` into ``node.grad``. A stored array is never shared with another tensor or a view."""
-    if node.grad is None:
+def _store_gradient(tensor, g, stored):
+    """Add ``g`` into ``tensor.grad``. A stored array is never shared with another tensor or a view."""
+    if tensor.grad is not None:
+        tensor.grad = tensor.grad + g
+        return
+    if not hasattr(g, "_node"):  # an array
         if not g.flags.owndata or id(g) in stored:
             g = g.copy()
-        node.grad = g
         stored.add(id(g))
-    else:
-        node.grad = node.grad + g
+    tensor.grad = g
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False,
+         materialize_grads=False):
+    """The gradients of ``outputs`` with respect to ``inputs``, as a tuple of tensors; no ``.grad`` changes.
+
+    Like ``torch.autograd.grad``: ``grad_outputs`` weights each output (default 1 for single-element
+    outputs); only the part of the graph that leads to ``inputs`` is run. With ``create_graph=True``
+    the returned tensors are on the tape and can be differentiated again (to any order); otherwise
+    they are new leaves that need no gradient. An input the outputs do not depend on raises
+    :class:`GraphError`, unless ``allow_unused=True`` (its gradient is then None, or zeros with
+    ``materialize_grads=True``). ``retain_graph`` defaults to ``create_graph``.
+    """
+    from minigan.tensor import Tensor
+
+    if retain_graph is None:
+        retain_graph = create_graph
+    targets = _wanted(inputs, "grad()")
+    seeds = _seeds(outputs, grad_outputs, create_graph, "grad()")
+    captured = _walk(seeds, retain_graph, create_graph, {vertex_of(t) for t in targets})
+    results = []
+    returned = set()
+    for i, t in enumerate(targets):
+        g = captured.get(vertex_of(t))
+        if g is None:
+            if not (allow_unused or materialize_grads):
+                raise GraphError(
+                    f"grad(): input {i} (shape {t.shape}) was not used to compute the outputs; pass "
+                    "allow_unused=True to get None for it"
+                )
+            results.append(Tensor._from_op(t.xp.zeros_like(t.data), (), None, None) if materialize_grads else None)
+            continue
+        if not create_graph:
+            if isinstance(g, Tensor):  # a hook may have replaced it with a tensor
+                g = g.data
+            if not g.flags.owndata or id(g) in returned:
+                g = g.copy()
+            returned.add(id(g))
+            g = Tensor._from_op(g, (), None, None)
+        results.append(g)
+    return tuple(results)

@@ -24,13 +24,25 @@ at 0), where no gradient check can pass, instead of leaving a mystery.
 To check a layer's parameters, pass them as inputs: the check perturbs each input's ``.data`` in
 place (and restores it exactly), so ``gradcheck(lambda x, *p: layer(x), (x, *layer.parameters()))``
 checks the input and every parameter.
+
+``gradgradcheck`` checks second derivatives the same way, as PyTorch's does: with a random output
+gradient v it forms the first derivatives
+
+    G(x, v) = ∂⟨v, fn(x)⟩/∂x,   computed by minigan.grad(..., create_graph=True),
+
+and runs the gradient check on G as a function of x *and* v: autograd's derivatives of G (the double
+backward) against finite differences of G. Checking v as well catches a backward that is not linear
+in its incoming gradient. A first derivative that is right but built from constants — a backward that
+reads ``.data``, say, and so cuts the graph — passes ``gradcheck`` and fails here. It also compares G
+with the plain (first-order) backward, which runs on arrays rather than tensors: the two paths must
+agree.
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from minigan.autograd import no_grad
+from minigan.autograd import enable_grad, grad, no_grad
 from minigan.errors import DTypeError, GradcheckError
 from minigan.tensor import Tensor, check_same_backend
 
@@ -50,6 +62,12 @@ class InputCheck:
     numeric: float
     passed: bool
     kinks: list = field(default_factory=list)
+    label: str = ""
+
+    @property
+    def name(self):
+        """``"input i"``, or what gradgradcheck calls it (``"grad_output j"``)."""
+        return self.label or f"input {self.position}"
 
     def describe_worst(self):
         if self.mode == "full":
@@ -70,12 +88,17 @@ class GradcheckReport:
     passed: bool = False
 
     def __str__(self):
-        header = (f"{'input':>5}  {'shape':<14} {'mode':<6} {'checked':>7}  {'max abs err':>11}  "
+        return "\n".join(self._lines())
+
+    def _lines(self):
+        width = max([5] + [len(c.name) for c in self.inputs if c.label])
+        header = (f"{'input':>{width}}  {'shape':<14} {'mode':<6} {'checked':>7}  {'max abs err':>11}  "
                   f"{'max rel err':>11}  {'worst at':<14} {'analytic':>12}  {'numeric':>12}  ok")
         lines = [header]
         for c in self.inputs:
+            label = c.label or str(c.position)
             lines.append(
-                f"{c.position:>5}  {str(c.shape):<14} {c.mode:<6} {c.checked:>7}  {c.max_abs_error:>11.3e}  "
+                f"{label:>{width}}  {str(c.shape):<14} {c.mode:<6} {c.checked:>7}  {c.max_abs_error:>11.3e}  "
                 f"{c.max_rel_error:>11.3e}  {c.describe_worst():<14} {c.analytic:>12.6g}  {c.numeric:>12.6g}  "
                 f"{'yes' if c.passed else 'NO'}"
             )
@@ -85,32 +108,32 @@ class GradcheckReport:
         for c in self.inputs:
             for index, left, right in c.kinks[:5]:
                 lines.append(
-                    f"input {c.position}, element {tuple(int(i) for i in index)}: one-sided differences disagree "
+                    f"{c.name}, element {tuple(int(i) for i in index)}: one-sided differences disagree "
                     f"(left {left:.6g}, right {right:.6g}): fn is not differentiable there (a kink such as "
                     "ReLU or abs at 0), so no gradient check can pass; move the input away from the kink"
                 )
             if not c.passed and c.mode == "random":
-                lines.append(f"input {c.position}: run with mode='full' to find the wrong element")
-        return "\n".join(lines)
+                lines.append(f"{c.name}: run with mode='full' to find the wrong element")
+        return lines
 
 
-def _validate(fn, inputs, allow_float32):
+def _validate(fn, inputs, allow_float32, who="gradcheck"):
     if isinstance(inputs, Tensor):
         inputs = (inputs,)
     inputs = tuple(inputs)
     if not callable(fn):
-        raise TypeError(f"gradcheck: fn must be callable, got {type(fn).__name__}")
+        raise TypeError(f"{who}: fn must be callable, got {type(fn).__name__}")
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor):
-            raise TypeError(f"gradcheck: input {i} is a {type(t).__name__}, expected a minigan Tensor")
+            raise TypeError(f"{who}: input {i} is a {type(t).__name__}, expected a minigan Tensor")
     checked = [t for t in inputs if t.requires_grad]
     if not checked:
-        raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
-    check_same_backend("gradcheck", *inputs)
+        raise ValueError(f"{who}: no input has requires_grad=True, so there is nothing to check")
+    check_same_backend(who, *inputs)
     for i, t in enumerate(inputs):
         if t.requires_grad and t.dtype != np.float64 and not allow_float32:
             raise DTypeError(
-                f"gradcheck: input {i} (shape {t.shape}) is {t.dtype}, but finite differences need float64: "
+                f"{who}: input {i} (shape {t.shape}) is {t.dtype}, but finite differences need float64: "
                 "with eps=1e-6 a float32 perturbation is below the rounding error of the function "
                 "values (float32 keeps about 7 digits), so the numeric gradient is noise and the check "
                 "cannot tell a right backward from a wrong one. Cast inputs with .astype('float64') "
@@ -273,7 +296,126 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", n_directi
                              n_directions=n_directions, seed=seed, max_full_elements=max_full_elements,
                              allow_float32=allow_float32, nondet_tol=nondet_tol)
     if not report.passed:
-        failed = [f"input {c.position} (shape {c.shape})" for c in report.inputs if not c.passed]
+        failed = [f"{c.name} (shape {c.shape})" for c in report.inputs if not c.passed]
         what = f"for {', '.join(failed)}" if failed else "because backward is not deterministic"
         raise GradcheckError(f"gradcheck failed {what}:\n{report}", report)
+    return report if return_report else True
+
+
+@dataclass
+class GradgradcheckReport(GradcheckReport):
+    """A :class:`GradcheckReport` of the first derivatives G(x, v), plus how G compares with the plain
+    backward. Rows are labelled ``input i`` (of ``fn``) and ``grad_output`` (the v of the module
+    docstring)."""
+
+    first_order_mismatch: float = 0.0
+    first_order_consistent: bool = True
+
+    def _lines(self):
+        lines = ["second derivatives: the gradient check of G(x, v) = d<v, fn(x)>/dx (create_graph=True)"]
+        lines += super()._lines()
+        lines.append("first derivatives with create_graph=True equal the plain backward's: " + (
+            "yes" if self.first_order_consistent else f"NO (they differ by up to {self.first_order_mismatch:.3e})"))
+        return lines
+
+
+def _grad_outputs(out, grad_outputs, rng, who):
+    """The output gradient v as a float64 tensor that requires grad: random (seeded) unless given."""
+    if grad_outputs is None:
+        signs = rng.choice([-1.0, 1.0], size=out.shape)
+        values = out.xp.asarray(signs * rng.uniform(0.5, 1.5, size=out.shape), dtype=out.dtype)
+        return Tensor._from_op(values, (), None, None).requires_grad_()
+    if isinstance(grad_outputs, (list, tuple)):
+        if len(grad_outputs) != 1:
+            raise ValueError(f"{who}: fn returns one tensor, so give one grad_output, got {len(grad_outputs)}")
+        grad_outputs = grad_outputs[0]
+    v = grad_outputs if isinstance(grad_outputs, Tensor) else Tensor(out.xp.asarray(grad_outputs), dtype=out.dtype)
+    if v.shape != out.shape:
+        raise ValueError(f"{who}: grad_outputs has shape {v.shape}, but fn returns shape {out.shape}")
+    return v
+
+
+def _first_derivatives(fn, n_inputs, differentiable):
+    """G(x, v): the first derivatives of ⟨v, fn(x)⟩ with respect to the inputs that require grad, as
+    one flat tensor recorded with create_graph=True."""
+    from minigan.ops import concatenate, reshape
+
+    def G(*args):
+        xs, v = args[:n_inputs], args[n_inputs]
+        with enable_grad():
+            out = fn(*xs)
+            wrt = [xs[i] for i in differentiable]
+            if not out.requires_grad:
+                grads = [x.xp.zeros(x.shape, dtype=x.dtype) for x in wrt]
+                return Tensor._from_op(out.xp.concatenate([g.reshape(-1) for g in grads]), (), None, None)
+            grads = grad(out, wrt, grad_outputs=v, create_graph=True, materialize_grads=True)
+        return concatenate([reshape(g, (-1,)) for g in grads])
+
+    return G
+
+
+def _first_order_mismatch(fn, inputs, differentiable, v, G, atol, rtol):
+    """The largest violation of |G − plain| ≤ atol + rtol·|plain| (≤ 1 passes), and the largest |G − plain|."""
+    with enable_grad():
+        out = fn(*inputs)
+        if not out.requires_grad:
+            return 0.0, 0.0
+        plain = grad(out, [inputs[i] for i in differentiable], grad_outputs=v.data, allow_unused=True)
+    xp = v.xp
+    flat = xp.concatenate([(xp.zeros(inputs[i].shape, dtype=inputs[i].dtype) if g is None else g.data).reshape(-1)
+                           for i, g in zip(differentiable, plain)])
+    recorded = G(*inputs, v).data
+    difference = xp.abs(recorded.astype(np.float64) - flat.astype(np.float64))
+    if not difference.size:
+        return 0.0, 0.0
+    violation = difference / (atol + rtol * xp.abs(flat.astype(np.float64)))
+    return float(violation.max()), float(difference.max())
+
+
+def check_second_gradients(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto",
+                           n_directions=10, seed=0, max_full_elements=1024, allow_float32=False, nondet_tol=0.0):
+    """Run the second-derivative check and return a :class:`GradgradcheckReport` (never raises on a mismatch).
+
+    See the module docstring; :func:`gradgradcheck` is the raising version.
+    """
+    inputs = _validate(fn, inputs, allow_float32, who="gradgradcheck")
+    with enable_grad():
+        out = fn(*inputs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradgradcheck: fn must return a minigan Tensor, got {type(out).__name__}")
+    v = _grad_outputs(out, grad_outputs, np.random.default_rng(seed + 7919), "gradgradcheck")
+    differentiable = [i for i, t in enumerate(inputs) if t.requires_grad]
+    G = _first_derivatives(fn, len(inputs), differentiable)
+    report = check_gradients(G, inputs + (v,), eps=eps, atol=atol, rtol=rtol, mode=mode,
+                             n_directions=n_directions, seed=seed, max_full_elements=max_full_elements,
+                             allow_float32=allow_float32, nondet_tol=nondet_tol)
+    for c in report.inputs:
+        c.label = f"input {c.position}" if c.position < len(inputs) else "grad_output"
+    violation, mismatch = _first_order_mismatch(fn, inputs, differentiable, v, G, atol, rtol)
+    result = GradgradcheckReport(inputs=report.inputs, deterministic=report.deterministic,
+                                 nondeterminism=report.nondeterminism, eps=eps, atol=atol, rtol=rtol,
+                                 first_order_mismatch=mismatch, first_order_consistent=violation <= 1)
+    result.passed = report.passed and result.first_order_consistent
+    return result
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", n_directions=10,
+                  seed=0, max_full_elements=1024, allow_float32=False, nondet_tol=0.0, return_report=False):
+    """Check ``fn``'s second derivatives (its double backward) against finite differences of its first.
+
+    ``fn`` and ``inputs`` as for :func:`gradcheck`; ``grad_outputs`` is the output gradient v (default:
+    random, seeded, and itself checked). Returns True on success (or the report if
+    ``return_report=True``); raises :class:`~minigan.errors.GradcheckError`, whose message is the
+    report, on failure.
+    """
+    report = check_second_gradients(fn, inputs, grad_outputs=grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                                    mode=mode, n_directions=n_directions, seed=seed,
+                                    max_full_elements=max_full_elements, allow_float32=allow_float32,
+                                    nondet_tol=nondet_tol)
+    if not report.passed:
+        failed = [f"{c.name} (shape {c.shape})" for c in report.inputs if not c.passed]
+        if not report.first_order_consistent:
+            failed.append("the first derivatives (create_graph differs from the plain backward)")
+        what = f"for {', '.join(failed)}" if failed else "because backward is not deterministic"
+        raise GradcheckError(f"gradgradcheck failed {what}:\n{report}", report)
     return report if return_report else True

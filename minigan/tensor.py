@@ -55,8 +55,7 @@ class Tensor:
     backward frees the graph: enough to print or walk the tape (see :mod:`minigan.graph`).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_parents", "_backward", "_op", "_hooks",
-                 "_retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "name", "_node", "_hooks", "__weakref__")
     # Make ``ndarray + Tensor`` and ``np.float64(2) * Tensor`` call the Tensor's reflected operator
     # instead of letting NumPy turn the tensor into an object array.
     __array_ufunc__ = None
@@ -66,17 +65,17 @@ class Tensor:
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.name = name
-        self._parents = ()
-        self._backward = None
-        self._op = None
-        self._hooks = []
-        self._retains_grad = False
+        self._node = None
+        self._hooks = None
 
     @classmethod
-    def _from_op(cls, data, parents, backward, op):
+    def _from_op(cls, data, parents, backward, op, saved=None):
         """The output of op ``op``; records it on the tape if grad mode is on and a parent needs it.
 
-        ``backward(g)`` must return one gradient (an array shaped like that parent, or None) per parent.
+        ``backward(g, needs, *saved)`` must return one gradient (shaped like that parent, or None) per
+        parent; ``saved`` lists the tensors it reads, and :data:`~minigan.autograd.OUTPUT` for the
+        output (see :mod:`minigan.autograd`). Without ``saved``, ``backward(g)`` works on arrays and the
+        op is differentiable once.
         """
         out = cls.__new__(cls)
         if isinstance(data, np.generic):  # NumPy reductions return scalars; keep 0-d arrays.
@@ -84,18 +83,25 @@ class Tensor:
         out.data = data
         out.grad = None
         out.name = None
-        out._hooks = []
-        out._retains_grad = False
+        out._hooks = None
         if autograd._grad_enabled and any(p.requires_grad for p in parents):
             out.requires_grad = True
-            out._parents = parents
-            out._backward = backward
-            out._op = op
+            out._node = autograd.Node(op, parents, backward, saved, out)
         else:
             out.requires_grad = False
-            out._parents = ()
-            out._backward = None
-            out._op = None
+            out._node = None
+        return out
+
+    @classmethod
+    def _from_node(cls, data, node):
+        """A tensor holding ``data`` whose graph is ``node``: an op's saved output, under create_graph."""
+        out = cls.__new__(cls)
+        out.data = data
+        out.grad = None
+        out.name = None
+        out._hooks = None
+        out.requires_grad = True
+        out._node = node
         return out
 
     # ----------------------------------------------------------------------------------- properties
@@ -127,18 +133,30 @@ class Tensor:
 
     @property
     def op(self):
-        """Name of the op that produced this tensor, or None for a leaf (or a freed graph's node)."""
-        return self._op
+        """Name of the op that produced this tensor, or None for a leaf (kept after backward frees the graph)."""
+        return None if self._node is None else self._node.op
+
+    @property
+    def grad_fn(self):
+        """The :class:`~minigan.autograd.Node` that produced this tensor, or None for a leaf."""
+        return self._node
 
     @property
     def parents(self):
-        """The input tensors of the op that produced this tensor (empty once the graph is freed)."""
-        return self._parents
+        """The inputs of the op that produced this tensor, one per input (empty once the graph is freed).
+
+        Each is the input tensor while it is alive (leaves always are), the input's
+        :class:`~minigan.autograd.Node` once an intermediate tensor has been dropped (the graph keeps
+        nodes, not data), or None for an input that needs no gradient.
+        """
+        if self._node is None:
+            return ()
+        return tuple(_input_of(v) for v in self._node.parents)
 
     @property
     def is_leaf(self):
         """True for tensors not produced by a recorded op: the ones whose ``.grad`` backward fills."""
-        return self._op is None
+        return self._node is None
 
     @property
     def T(self):
@@ -154,16 +172,22 @@ class Tensor:
         extra = f", dtype={self.dtype}"
         if self.backend != "numpy":
             extra += f", backend={self.backend!r}"
-        if self._op is not None:
-            extra += f", op={self._op!r}"
+        if self._node is not None:
+            extra += f", op={self._node.op!r}"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
     # ------------------------------------------------------------------------------------- autograd
-    def backward(self, grad=None, retain_graph=False):
-        """Backpropagate from this tensor; see :func:`minigan.autograd.backward`."""
-        autograd.backward(self, grad, retain_graph)
+    def backward(self, grad=None, retain_graph=None, create_graph=False, inputs=None):
+        """Backpropagate from this tensor into the ``.grad`` of the leaves; see :func:`minigan.autograd.backward`.
+
+        ``grad`` is the gradient of some scalar loss with respect to this tensor (default 1 for a
+        single-element tensor). ``create_graph=True`` records the backward pass itself, so the
+        gradients (stored in ``.grad`` as tensors) can be differentiated again; ``retain_graph``
+        defaults to ``create_graph``.
+        """
+        autograd.backward(self, grad, retain_graph, create_graph, inputs)
 
     def detach(self):
         """The same data (shared, not copied) as a new leaf that records nothing."""
@@ -173,7 +197,7 @@ class Tensor:
         """Set ``requires_grad`` on a leaf in place and return it."""
         if not self.is_leaf:
             raise GraphError(
-                f"requires_grad_() on the output of {self._op!r}: only leaves can change it; "
+                f"requires_grad_() on the output of {self.op!r}: only leaves can change it; "
                 "use .detach() first"
             )
         self.requires_grad = bool(requires_grad)
@@ -182,22 +206,31 @@ class Tensor:
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is known, during backward.
 
-        ``grad`` is the total gradient of the loss with respect to this tensor (a backend array). The
-        hook may return None to leave it as it is, or a new array of the same shape to replace it for
-        the rest of the backward pass (on a leaf: before it is added to ``.grad``). It must not change
-        ``grad`` in place: the same array may flow to other tensors. Returns a handle whose
-        ``remove()`` takes the hook off.
+        ``grad`` is the total gradient of the loss with respect to this tensor: a backend array, or a
+        tensor under ``create_graph=True``. The hook may return None to leave it as it is, or a new
+        value of the same shape to replace it for the rest of the backward pass (on a leaf: before it
+        is added to ``.grad``). It must not change ``grad`` in place: the same array may flow to other
+        tensors. Returns a handle whose ``remove()`` takes the hook off.
         """
         if not self.requires_grad:
             raise GraphError("register_hook() on a tensor that does not require grad: it gets no gradient")
-        self._hooks.append(hook)
-        return autograd.RemovableHandle(self._hooks, hook)
+        owner = self._node if self._node is not None else self
+        hooks = owner.hooks if owner is self._node else self._hooks
+        if hooks is None:
+            hooks = []
+            if owner is self._node:
+                self._node.hooks = hooks
+            else:
+                self._hooks = hooks
+        hooks.append(hook)
+        return autograd.RemovableHandle(hooks, hook)
 
     def retain_grad(self):
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward (leaves always keep it)."""
         if not self.requires_grad:
             raise GraphError("retain_grad() on a tensor that does not require grad: it gets no gradient")
-        self._retains_grad = True
+        if self._node is not None:
+            self._node.retains_grad = True
         return self
 
     # ---------------------------------------------------------------------------------- conversion
@@ -334,6 +367,14 @@ class Tensor:
 
     def clip(self, min=None, max=None):
         return ops.clip(self, min, max)
+
+
+def _input_of(vertex):
+    """An edge of the graph as the input it stands for: the tensor if alive, else its node (or None)."""
+    if type(vertex) is autograd.Node:
+        tensor = vertex.tensor_ref()
+        return vertex if tensor is None else tensor
+    return vertex
 
 
 def _raw(value):

@@ -29,17 +29,19 @@ def recorded_dtypes(monkeypatch):
     seen = []
     original = Tensor._from_op.__func__
 
-    def from_op(cls, data, parents, backward, op):
+    def from_op(cls, data, parents, backward, op, saved=None):
         seen.append((op, "output", np.dtype(data.dtype)))
+        if backward is None:
+            return original(cls, data, parents, backward, op, saved)
 
-        def checked_backward(g):
-            grads = backward(g)
+        def checked_backward(g, *args):
+            grads = backward(g, *args)
             for i, grad in enumerate(grads):
                 if grad is not None:
                     seen.append((op, f"gradient {i}", np.dtype(grad.dtype)))
             return grads
 
-        return original(cls, data, parents, checked_backward, op)
+        return original(cls, data, parents, checked_backward, op, saved)
 
     monkeypatch.setattr(Tensor, "_from_op", classmethod(from_op))
     return seen

@@ -6,16 +6,24 @@ At x = 0 (the kink) ReLU and LeakyReLU take the slope of the negative side, as P
 """
 
 from minigan import cuda, ops
+from minigan.autograd import OUTPUT
 from minigan.nn.module import Module
+from minigan.ops.namespace import namespace
 from minigan.tensor import Tensor, check_same_backend
 
 
 def leaky_relu(x, negative_slope=0.2):
     """out = x for x > 0, slope · x otherwise;  dx = g for x > 0, slope · g otherwise.
 
+    For a slope of at least 0 the sign of the output is the sign of the input, so the op saves its
+    output — which the next layer usually keeps anyway — rather than its input: [x > 0] = [out > 0].
+    A negative slope flips the sign, and then the input is saved.
+
     Written without ``where`` when it can be (0 ≤ slope ≤ 1): out = max(x, slope · x) and
     dx = g · (slope + (1 − slope) · [x > 0]) give the same numbers, but ``where`` on random signs
-    mispredicts a branch per element and costs about ten times as much (benchmarks/RESULTS.md).
+    mispredicts a branch per element and costs about ten times as much (benchmarks/RESULTS.md). The
+    mask is piecewise constant, so the second derivative with respect to x is 0 and the backward is
+    linear in g: under ``create_graph`` it is recorded as g times a constant.
     """
     xp = x.xp
     slope = xp.asarray(negative_slope, dtype=x.dtype)
@@ -25,16 +33,19 @@ def leaky_relu(x, negative_slope=0.2):
     else:
         out = xp.where(x.data > 0, x.data, x.data * slope)
 
-    def backward(g):
-        positive = x.data > 0  # from the input the tape holds: no mask is kept between the passes
+    def backward(g, needs, signed):
+        positive = signed > 0  # from a saved array: no mask is kept between the passes
         if arithmetic:        # ([x > 0](1 − slope) + slope) · g, in one array
             dx = positive * (1 - slope)
             dx += slope
+            if isinstance(g, Tensor):  # a constant factor times g, recorded
+                return (g * dx,)
             dx *= g
             return (dx,)
-        return (xp.where(positive, g, g * slope),)
+        return (namespace(g).where(positive, g, g * slope),)
 
-    return Tensor._from_op(out, (x,), backward, "leaky_relu")
+    saved = (OUTPUT,) if negative_slope >= 0 else (x,)
+    return Tensor._from_op(out, (x,), backward, "leaky_relu", saved=saved)
 
 
 def bias_leaky_relu(x, bias, negative_slope=0.2):
@@ -43,7 +54,7 @@ def bias_leaky_relu(x, bias, negative_slope=0.2):
     On the CuPy backend (the "bias_leaky_relu" family of :mod:`minigan.cuda`, x and b of one dtype) it
     is one op, ``kernels/bias_leaky_relu.cu``: forward saves the mask [x + b > 0], and backward gives
     dx = g where x + b > 0 else slope · g, and db = Σₙ dx. out and dx are leaky_relu's bit for bit
-    (db is summed in another order).
+    (db is summed in another order); under ``create_graph`` the same formula runs as tensor ops.
     Elsewhere it is the two ops ``leaky_relu(x + bias)``.
     """
     fused = (x.ndim == 2 and bias.shape == (x.shape[1],) and x.dtype == bias.dtype
@@ -53,21 +64,28 @@ def bias_leaky_relu(x, bias, negative_slope=0.2):
     check_same_backend("bias_leaky_relu", x, bias)
     out, positive = cuda.bias_leaky_relu_forward(x.data, bias.data, negative_slope)
 
-    def backward(g):
+    def backward(g, needs):
+        if isinstance(g, Tensor):
+            d_x = ops.where(positive, g, g * negative_slope)
+            return (d_x if needs[0] else None), (d_x.sum(axis=0) if needs[1] else None)
         d_x, d_bias = cuda.bias_leaky_relu_backward(g, positive, negative_slope)
-        return (d_x if x.requires_grad else None), (d_bias if bias.requires_grad else None)
+        return (d_x if needs[0] else None), (d_bias if needs[1] else None)
 
-    return Tensor._from_op(out, (x, bias), backward, "bias_leaky_relu")
+    return Tensor._from_op(out, (x, bias), backward, "bias_leaky_relu", saved=())
 
 
 def relu(x):
-    """out = max(x, 0);  dx = g for x > 0, else 0."""
-    out = x.data * (x.data > 0)
+    """out = max(x, 0);  dx = g for x > 0, else 0 (also at x = 0). relu(−∞) = 0 and relu(NaN) = NaN.
 
-    def backward(g):
-        return (g * (x.data > 0),)
+    It saves its output: [x > 0] = [out > 0].
+    """
+    xp = x.xp
+    out = xp.maximum(x.data, xp.asarray(0, dtype=x.dtype))
 
-    return Tensor._from_op(out, (x,), backward, "relu")
+    def backward(g, needs, out):
+        return (g * (out > 0),)
+
+    return Tensor._from_op(out, (x,), backward, "relu", saved=(OUTPUT,))
 
 
 class LeakyReLU(Module):

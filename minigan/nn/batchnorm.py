@@ -27,9 +27,15 @@ The code computes the training backward in the closed form these four lines sum 
     ∂ℓ/∂xᵢ = γ gᵢ / σ − (γ / (m σ)) x̂ᵢ Σⱼ gⱼ x̂ⱼ − (γ / (m σ)) Σⱼ gⱼ
            = (γ / (m σ)) · (m gᵢ − Σⱼ gⱼ − x̂ᵢ Σⱼ gⱼ x̂ⱼ)      with Σⱼ gⱼ = ∂ℓ/∂β and Σⱼ gⱼ x̂ⱼ = ∂ℓ/∂γ,
 
-so one pass for the two sums and a few for ∂ℓ/∂x. Only μ and 1/σ (C numbers each) are kept for
-backward: x̂ is recomputed from the input x, which the tape holds anyway (the graph keeps every op's
-inputs), so BatchNorm adds no (N, C) array of its own to a training step's memory.
+so one pass for the two sums and a few for ∂ℓ/∂x. Only x (saved for backward, which the layer before
+usually keeps too), μ and 1/σ (C numbers each) are kept: x̂ is recomputed from x, so BatchNorm adds
+no (N, C) array of its own to a training step's memory.
+
+Second derivatives: the backward is written with operators on g, x and γ, so under
+``create_graph=True`` it runs on tensors and is itself recorded (Chainer makes the same closed form a
+node of its own, ``BatchNormalizationGrad``; here the node's ops are the closed form's lines). In
+training μ and 1/σ are then recomputed from x as ops, so that their dependence on x is
+differentiated too.
 
 On the CuPy backend, an (N, C) input goes through the fused kernels of ``kernels/batchnorm.cu`` (the
 "batchnorm" family of :mod:`minigan.cuda`): one launch for the training forward (statistics,
@@ -61,9 +67,10 @@ def _per_feature(array, ndim):
 def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.1, eps=1e-5):
     """Normalise ``x`` (N, C) or (N, C, L) per feature C; one op with the closed-form backward above.
 
-    ``weight`` (γ) and ``bias`` (β) are (C,) tensors or None. ``running_mean``/``running_var`` are (C,)
-    tensors or None. In training (``training=True``) the batch statistics normalise, and the running
-    statistics, when given, are updated in place:
+    ``weight`` (γ) and ``bias`` (β) are (C,) tensors or None, independently (γ = 1 or β = 0 when
+    absent, as in PyTorch). ``running_mean``/``running_var`` are (C,) tensors or None. In training
+    (``training=True``) the batch statistics normalise, and the running statistics, when given, are
+    updated in place:
 
         running_mean ← (1 − momentum) · running_mean + momentum · μ
         running_var  ← (1 − momentum) · running_var  + momentum · σ² · m / (m − 1)   (unbiased σ²)
@@ -71,8 +78,7 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
     Otherwise the running statistics normalise.
     """
     axes = _stat_axes(x)
-    affine = weight is not None
-    parents = (x, weight, bias) if affine else (x,)
+    parents = (x,) + tuple(t for t in (weight, bias) if t is not None)
     check_same_backend("batch_norm", *parents)
     channels = x.shape[1]
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
@@ -87,7 +93,7 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
         )
     if not training and (running_mean is None or running_var is None):
         raise ShapeError("batch_norm: evaluation mode needs running_mean and running_var")
-    if _kernel_applies(x, parents, running_mean, running_var, training):
+    if _kernel_applies(x, weight, bias, running_mean, running_var, training):
         return _batch_norm_on_kernels(x, weight, bias, running_mean, running_var, training, momentum, eps, parents)
     if training:
         mean = x.data.mean(axis=axes)
@@ -104,51 +110,83 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
         x_hat = x.data - _per_feature(mean, x.ndim)
     inv_std = 1 / xp.sqrt(var + eps)
     x_hat *= _per_feature(inv_std, x.ndim)
-    if affine:
-        out = x_hat * _per_feature(weight.data, x.ndim)
+    out = x_hat if weight is None else x_hat * _per_feature(weight.data, x.ndim)
+    del x_hat  # not kept for backward: it is recomputed there from x
+    if bias is not None:
         out += _per_feature(bias.data, x.ndim)
-    else:
-        out = x_hat
-    del x_hat  # not kept for backward: it is recomputed there from x, which the tape holds anyway
+    backward = _closed_form_backward(x.ndim, axes, m, mean, inv_std, training, eps,
+                                     weight is not None, bias is not None)
+    return Tensor._from_op(out, parents, backward, "batch_norm", saved=_saved(x, weight, training))
 
-    def backward(g):
-        x_hat = x.data - _per_feature(mean, x.ndim)  # the forward's x̂, bit for bit
-        x_hat *= _per_feature(inv_std, x.ndim)
-        sum_g = g.sum(axis=axes)                     # Σ g      = ∂ℓ/∂β
-        sum_g_x_hat = (g * x_hat).sum(axis=axes)     # Σ g x̂   = ∂ℓ/∂γ
-        scale = inv_std * weight.data if affine else inv_std
-        if training:  # the closed form (module docstring): ∂ℓ/∂x = (γ/(m σ)) (m g − Σg − x̂ Σ g x̂)
+
+def _saved(x, weight, training):
+    """x (for x̂) unless only an eval-mode dx is wanted, which needs γ/σ alone; γ if given."""
+    needs_x = training or (weight is not None and weight.requires_grad)
+    return (x if needs_x else None, weight)
+
+
+def _closed_form_backward(ndim, axes, m, mean, inv_std, training, eps, has_weight, has_bias):
+    """The backward of one batch_norm call: the module docstring's closed form.
+
+    In an ordinary pass g, x and γ are arrays and μ, 1/σ are the forward's (C numbers each). Under
+    ``create_graph`` they are tensors, and in training μ and 1/σ are recomputed from x as ops, so that
+    the second derivative sees their dependence on x; the closed form holds for every x (it only
+    used Σᵢ(xᵢ − μ) = 0, true everywhere), so differentiating it gives the exact double backward. In
+    eval mode μ and σ are the running statistics, constants either way.
+    """
+    def per_feature(v):
+        return _per_feature(v, ndim)
+
+    def backward(g, needs, x, weight):
+        if training and isinstance(g, Tensor):
+            centered = x - per_feature(x.mean(axis=axes))
+            inv = 1 / ((centered * centered).mean(axis=axes) + eps) ** 0.5
+            x_hat = centered * per_feature(inv)
+        else:
+            inv = inv_std
+            x_hat = None if x is None else x - per_feature(mean)  # the forward's x̂, bit for bit
+            if x_hat is not None:
+                x_hat *= per_feature(inv)
+        sum_g = g.sum(axis=axes)                                          # Σ g    = ∂ℓ/∂β
+        sum_g_x_hat = None if x_hat is None else (g * x_hat).sum(axis=axes)  # Σ g x̂ = ∂ℓ/∂γ
+        scale = inv * weight if has_weight else inv
+        d_x = None
+        if needs[0] and training:  # ∂ℓ/∂x = (γ/(m σ)) (m g − Σg − x̂ Σ g x̂)
             d_x = g * m
-            d_x -= _per_feature(sum_g, x.ndim)
-            x_hat *= _per_feature(sum_g_x_hat, x.ndim)
+            d_x -= per_feature(sum_g)
+            x_hat *= per_feature(sum_g_x_hat)
             d_x -= x_hat
-            d_x *= _per_feature(scale / m, x.ndim)
-        else:         # μ and σ² are constants: ∂ℓ/∂x = g γ / σ
-            d_x = g * _per_feature(scale, x.ndim)
-        if not affine:
-            return (d_x,)
-        return (d_x, sum_g_x_hat if weight.requires_grad else None, sum_g if bias.requires_grad else None)
+            d_x *= per_feature(scale / m)
+        elif needs[0]:             # μ and σ² are constants: ∂ℓ/∂x = g γ / σ
+            d_x = g * per_feature(scale)
+        grads = [d_x]
+        if has_weight:
+            grads.append(sum_g_x_hat if needs[1] else None)
+        if has_bias:
+            grads.append(sum_g if needs[-1] else None)
+        return tuple(grads)
 
-    return Tensor._from_op(out, parents, backward, "batch_norm")
+    return backward
 
 
-def _kernel_applies(x, parents, running_mean, running_var, training):
+def _kernel_applies(x, weight, bias, running_mean, running_var, training):
     """The fused kernels take (N, C) CuPy inputs whose tensors share x's dtype and backend (running
-    statistics contiguous: the kernel writes them in place); in eval mode only when no graph is
-    recorded (the eval backward stays the plain ops above)."""
-    if x.ndim != 2 or not cuda.use_kernel("batchnorm", x.data):
+    statistics contiguous: the kernel writes them in place), with γ and β both given or both absent;
+    in eval mode only when no graph is recorded (the eval backward stays the plain ops above)."""
+    if x.ndim != 2 or not cuda.use_kernel("batchnorm", x.data) or (weight is None) != (bias is None):
         return False
     running = tuple(t for t in (running_mean, running_var) if t is not None)
-    if any(t.dtype != x.dtype or type(t.data) is not type(x.data) for t in parents[1:] + running):
+    affine = tuple(t for t in (weight, bias) if t is not None)
+    if any(t.dtype != x.dtype or type(t.data) is not type(x.data) for t in affine + running):
         return False
     if not all(t.data.flags.c_contiguous for t in running):
         return False
-    return training or not (autograd.is_grad_enabled() and any(t.requires_grad for t in parents))
+    return training or not (autograd.is_grad_enabled() and any(t.requires_grad for t in (x,) + affine))
 
 
 def _batch_norm_on_kernels(x, weight, bias, running_mean, running_var, training, momentum, eps, parents):
     """batch_norm of an (N, C) CuPy input through ``kernels/batchnorm.cu``: the same math, one launch
-    each way."""
+    each way (and the closed form as tensor ops under ``create_graph``)."""
     affine = weight is not None
     gamma, beta = (weight.data, bias.data) if affine else (None, None)
     if not training:
@@ -157,14 +195,17 @@ def _batch_norm_on_kernels(x, weight, bias, running_mean, running_var, training,
     out, mean, inv_std = cuda.batchnorm_forward(
         x.data, gamma, beta, None if running_mean is None else running_mean.data,
         None if running_var is None else running_var.data, momentum, eps)
+    on_tensors = _closed_form_backward(2, (0,), x.shape[0], mean, inv_std, True, eps, affine, affine)
 
-    def backward(g):
-        d_x, d_weight, d_bias = cuda.batchnorm_backward(g, x.data, weight.data if affine else None, mean, inv_std)
+    def backward(g, needs, x, weight):
+        if isinstance(g, Tensor):
+            return on_tensors(g, needs, x, weight)
+        d_x, d_weight, d_bias = cuda.batchnorm_backward(g, x, weight, mean, inv_std)
         if not affine:
             return (d_x,)
-        return d_x, (d_weight if weight.requires_grad else None), (d_bias if bias.requires_grad else None)
+        return d_x, (d_weight if needs[1] else None), (d_bias if needs[2] else None)
 
-    return Tensor._from_op(out, parents, backward, "batch_norm")
+    return Tensor._from_op(out, parents, backward, "batch_norm", saved=(x, weight))
 
 
 class BatchNorm1d(Module):

@@ -13,24 +13,32 @@ def linear(x, weight, bias=None):
     """y = x @ W + b for x of shape (N, in), W (in, out), b (out,) — one op, one node on the tape.
 
     Backward:  dx = g @ Wᵀ,  dW = xᵀ @ g,  db = Σₙ g  (gradients for inputs that need none are skipped).
+    It saves x only if W needs a gradient and W only if x does: a frozen layer keeps no activation.
+    The same three lines, run on tensors under ``create_graph``, are the backward's graph, so the
+    second derivatives follow: d(dx)/dW and d(dW)/dx pair g with the incoming gradients, and
+    d(dx)/dg = Wᵀ, d(dW)/dg = xᵀ, d(db)/dg = 1.
     """
     parents = (x, weight) if bias is None else (x, weight, bias)
     check_same_backend("linear", *parents)
     if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[0]:
         raise ShapeError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape}: "
                          "expected x (N, in) and W (in, out)")
+    if bias is not None and bias.shape != (weight.shape[1],):
+        raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}: "
+                         f"expected ({weight.shape[1]},)")
     out = x.data @ weight.data
     if bias is not None:
         out += bias.data
 
-    def backward(g):
-        gx = g @ weight.data.T if x.requires_grad else None
-        gw = x.data.T @ g if weight.requires_grad else None
-        if bias is None:
+    def backward(g, needs, x, weight):
+        gx = g @ weight.T if needs[0] else None
+        gw = x.T @ g if needs[1] else None
+        if len(needs) == 2:
             return gx, gw
-        return gx, gw, (g.sum(axis=0) if bias.requires_grad else None)
+        return gx, gw, (g.sum(axis=0) if needs[2] else None)
 
-    return Tensor._from_op(out, parents, backward, "linear")
+    saved = (x if weight.requires_grad else None, weight if x.requires_grad else None)
+    return Tensor._from_op(out, parents, backward, "linear", saved=saved)
 
 
 def linear_leaky_relu(x, weight, bias=None, negative_slope=0.2):

@@ -16,10 +16,10 @@ def dropout(x, p=0.5, training=True):
     scale = x.xp.asarray(keep, dtype=x.dtype) * x.xp.asarray(1.0 / (1.0 - p), dtype=x.dtype)
     out = x.data * scale
 
-    def backward(g):
+    def backward(g, needs):
         return (g * scale,)
 
-    return Tensor._from_op(out, (x,), backward, "dropout")
+    return Tensor._from_op(out, (x,), backward, "dropout", saved=())
 
 
 class Dropout(Module):

@@ -12,6 +12,7 @@ from minigan import cuda, ops
 from minigan.errors import ShapeError
 from minigan.ops.broadcasting import constant_like
 from minigan.ops.elementwise import stable_sigmoid
+from minigan.ops.namespace import namespace
 from minigan.tensor import Tensor, check_same_backend
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -50,21 +51,29 @@ def binary_cross_entropy(p, target, reduction="mean"):
     The clamp (PyTorch's) keeps ℓ finite at p = 0 or 1, and no log(0) is ever evaluated. Backward,
     with the same protection:
     dp = g · (p − t) / max(p (1 − p), 1e-12),  dt = g · (log(1 − p) − log p).
+    Both lines are ops on tensors under ``create_graph``, so the loss is twice differentiable (in p
+    and t) wherever the clamps are not active.
     """
     target = _target("binary_cross_entropy", p, target)
     xp = p.xp
-    log_p = _clamped_log(xp, p.data)
-    log_q = _clamped_log(xp, 1 - p.data)
     t = target.data
-    loss = -(t * log_p + (1 - t) * log_q)
+    loss = -(t * _clamped_log(xp, p.data) + (1 - t) * _clamped_log(xp, 1 - p.data))
 
-    def backward(g):
-        dp = g * (p.data - t) / xp.maximum(p.data * (1 - p.data), 1e-12) if p.requires_grad else None
-        dt = g * (log_q - log_p) if target.requires_grad else None
+    def backward(g, needs, p, t):
+        xp = namespace(g)
+        dp = g * (p - t) / xp.maximum(p * (1 - p), 1e-12) if needs[0] else None
+        dt = g * (_clamped_log(xp, 1 - p) - _clamped_log(xp, p)) if needs[1] else None
         return dp, dt
 
-    out = Tensor._from_op(loss, (p, target), backward, "binary_cross_entropy")
+    out = Tensor._from_op(loss, (p, target), backward, "binary_cross_entropy", saved=(p, target))
     return _reduce(out, reduction, "binary_cross_entropy")
+
+
+def _sigmoid_of(z):
+    """σ(z) of an array (stable form) or of a tensor (the op, with its own backward)."""
+    if isinstance(z, Tensor):
+        return ops.sigmoid(z)
+    return stable_sigmoid(namespace(z), z)
 
 
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
@@ -72,7 +81,9 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
 
         ℓ = max(z, 0) − z · t + log(1 + e^(−|z|))
 
-    finite for any z (±1000 included). Backward: dz = g · (σ(z) − t),  dt = −g · z.
+    finite for any z (±1000 included). Backward: dz = g · (σ(z) − t),  dt = −g · z; under
+    ``create_graph`` these are ops (σ through :func:`minigan.sigmoid`), so d²ℓ/dz² = g σ(z)(1 − σ(z))
+    follows.
 
     On the CuPy backend, reduced by "mean" or "sum" and with a target that needs no gradient, the
     loss and its reduction are one op computed by ``kernels/bce_with_logits.cu`` (the
@@ -84,15 +95,14 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     target = _target("binary_cross_entropy_with_logits", logits, target)
     xp = logits.xp
     z = logits.data
-    t = target.data
-    loss = xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
+    loss = xp.maximum(z, 0) - z * target.data + xp.log1p(xp.exp(-xp.abs(z)))
 
-    def backward(g):
-        dz = g * (stable_sigmoid(xp, z) - t) if logits.requires_grad else None
-        dt = -g * z if target.requires_grad else None
+    def backward(g, needs, z, t):
+        dz = g * (_sigmoid_of(z) - t) if needs[0] else None
+        dt = -g * z if needs[1] else None
         return dz, dt
 
-    out = Tensor._from_op(loss, (logits, target), backward, "bce_with_logits")
+    out = Tensor._from_op(loss, (logits, target), backward, "bce_with_logits", saved=(logits, target))
     return _reduce(out, reduction, "binary_cross_entropy_with_logits")
 
 
@@ -108,11 +118,14 @@ def _bce_with_logits_on_kernel(logits, target, reduction):
     if not isinstance(target, numbers.Real):
         target = _target("binary_cross_entropy_with_logits", logits, target).data
     loss = cuda.bce_with_logits_forward(logits.data, target, reduction)
+    scale = 1.0 / logits.size if reduction == "mean" else 1.0
 
-    def backward(g):
-        return (cuda.bce_with_logits_backward(g, logits.data, target, reduction),)
+    def backward(g, needs, z):
+        if isinstance(g, Tensor):
+            return (g * scale * (ops.sigmoid(z) - target),)
+        return (cuda.bce_with_logits_backward(g, z, target, reduction),)
 
-    return Tensor._from_op(loss, (logits,), backward, "bce_with_logits")
+    return Tensor._from_op(loss, (logits,), backward, "bce_with_logits", saved=(logits,))
 
 
 def mse_loss(prediction, target, reduction="mean"):

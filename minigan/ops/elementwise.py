@@ -1,62 +1,68 @@
 """Elementwise ops: exp, log, sqrt, abs, tanh, sigmoid, maximum, minimum, clip, where, and casts.
 
-Each ``backward(g)`` multiplies g by the local derivative. Where a function has a kink, the value
-chosen there is stated in its docstring.
+Each ``backward(g, needs, *saved)`` multiplies g by the local derivative, written with operators so
+that it runs on arrays or, under ``create_graph``, on tensors (see :mod:`minigan.autograd`). An op
+whose derivative is its own output (exp, sqrt, tanh, sigmoid) saves its output, not its input. Where
+a function has a kink, the value chosen there is stated in its docstring; masks and other piecewise
+constants are kept as arrays, which a second derivative treats as constants, as it should.
 """
 
+import numpy as np
+
 from minigan import backends as _backend
-from minigan.ops.broadcasting import broadcast_error, operands, unbroadcast
-from minigan.tensor import Tensor, as_float_dtype
+from minigan.autograd import OUTPUT
+from minigan.errors import ShapeError
+from minigan.ops.broadcasting import broadcast_error, constant_like, operands, unbroadcast
+from minigan.ops.namespace import array_of, namespace
+from minigan.tensor import Tensor, as_float_dtype, check_same_backend
 
 
 def exp(a):
     """out = eˣ;  da = g · out."""
-    out = a.xp.exp(a.data)
-
-    def backward(g):
+    def backward(g, needs, out):
         return (g * out,)
 
-    return Tensor._from_op(out, (a,), backward, "exp")
+    return Tensor._from_op(a.xp.exp(a.data), (a,), backward, "exp", saved=(OUTPUT,))
 
 
 def log(a):
     """out = ln x;  da = g / x."""
-    out = a.xp.log(a.data)
+    def backward(g, needs, a):
+        return (g / a,)
 
-    def backward(g):
-        return (g / a.data,)
-
-    return Tensor._from_op(out, (a,), backward, "log")
+    return Tensor._from_op(a.xp.log(a.data), (a,), backward, "log", saved=(a,))
 
 
 def sqrt(a):
     """out = √x;  da = g / (2 · out)."""
-    out = a.xp.sqrt(a.data)
-
-    def backward(g):
+    def backward(g, needs, out):
         return (g / (2 * out),)
 
-    return Tensor._from_op(out, (a,), backward, "sqrt")
+    return Tensor._from_op(a.xp.sqrt(a.data), (a,), backward, "sqrt", saved=(OUTPUT,))
 
 
 def abs(a):
     """out = |x|;  da = g · sign(x), and 0 at x = 0."""
-    out = a.xp.abs(a.data)
+    def backward(g, needs, a):
+        return (g * namespace(g).sign(a),)
 
-    def backward(g):
-        return (g * a.xp.sign(a.data),)
+    return Tensor._from_op(a.xp.abs(a.data), (a,), backward, "abs", saved=(a,))
 
-    return Tensor._from_op(out, (a,), backward, "abs")
+
+def sign(a):
+    """out = sign(x) ∈ {−1, 0, 1} (NaN for NaN);  da = 0: the function is flat wherever it is differentiable."""
+    def backward(g, needs):
+        return (namespace(g).zeros_like(g),)
+
+    return Tensor._from_op(a.xp.sign(a.data), (a,), backward, "sign", saved=())
 
 
 def tanh(a):
     """out = tanh x;  da = g · (1 − out²)."""
-    out = a.xp.tanh(a.data)
-
-    def backward(g):
+    def backward(g, needs, out):
         return (g * (1 - out * out),)
 
-    return Tensor._from_op(out, (a,), backward, "tanh")
+    return Tensor._from_op(a.xp.tanh(a.data), (a,), backward, "tanh", saved=(OUTPUT,))
 
 
 def stable_sigmoid(xp, x):
@@ -67,75 +73,119 @@ def stable_sigmoid(xp, x):
 
 def sigmoid(a):
     """out = σ(x) = 1 / (1 + e⁻ˣ), without overflow for large |x|;  da = g · out · (1 − out)."""
-    out = stable_sigmoid(a.xp, a.data)
-
-    def backward(g):
-        da = 1 - out     # one temporary, then in place: (1 − out) · out · g
+    def backward(g, needs, out):
+        da = 1 - out     # on arrays: one temporary, then in place: (1 − out) · out · g
         da *= out
         da *= g
         return (da,)
 
-    return Tensor._from_op(out, (a,), backward, "sigmoid")
+    return Tensor._from_op(stable_sigmoid(a.xp, a.data), (a,), backward, "sigmoid", saved=(OUTPUT,))
 
 
-def _extremum(op, a, b, pick_a):
-    """maximum/minimum: the gradient goes to the operand picked; at a tie each gets half of it."""
+def _extremum(op, a, b, pick):
+    """maximum/minimum: the gradient goes to the operand picked; at a tie each gets half of it.
+
+    A NaN in either operand propagates to the output (as in NumPy and PyTorch), and the gradient goes
+    to the operand that holds it.
+    """
     a, b = operands(op, a, b)
+    xp = a.xp
     try:
-        a_wins = pick_a(a.data, b.data)
+        out = pick(xp)(a.data, b.data)
     except ValueError:
         raise broadcast_error(op, a, b) from None
     tie = a.data == b.data
-    out = a.xp.where(a_wins, a.data, b.data)
+    a_nan = xp.isnan(a.data)
+    # a is picked where it is the extremum or a NaN; b where it is and a is not (b's NaN included).
+    a_wins = (out == a.data) & ~tie | a_nan
+    b_wins = ~a_wins & ~tie
+    a_shape, b_shape = a.shape, b.shape
 
-    def backward(g):
+    def backward(g, needs):
         ga = gb = None
-        if a.requires_grad:
-            ga = unbroadcast(g * (a_wins + 0.5 * tie).astype(g.dtype), a.shape)
-        if b.requires_grad:
-            gb = unbroadcast(g * ((~a_wins & ~tie) + 0.5 * tie).astype(g.dtype), b.shape)
+        if needs[0]:
+            ga = unbroadcast(g * (a_wins + 0.5 * tie).astype(g.dtype), a_shape)
+        if needs[1]:
+            gb = unbroadcast(g * (b_wins + 0.5 * tie).astype(g.dtype), b_shape)
         return ga, gb
 
-    return Tensor._from_op(out, (a, b), backward, op)
+    return Tensor._from_op(out, (a, b), backward, op, saved=())
 
 
 def maximum(a, b):
-    """Elementwise max(a, b);  the larger operand gets g, and at a tie (a == b) each gets g / 2."""
-    return _extremum("maximum", a, b, lambda x, y: x > y)
+    """Elementwise max(a, b);  the larger operand gets g, and at a tie (a == b) each gets g / 2.
+
+    NaN propagates, whichever operand holds it (NumPy's and PyTorch's rule).
+    """
+    return _extremum("maximum", a, b, lambda xp: xp.maximum)
 
 
 def minimum(a, b):
-    """Elementwise min(a, b);  the smaller operand gets g, and at a tie (a == b) each gets g / 2."""
-    return _extremum("minimum", a, b, lambda x, y: x < y)
+    """Elementwise min(a, b);  the smaller operand gets g, and at a tie (a == b) each gets g / 2.
+
+    NaN propagates, whichever operand holds it (NumPy's and PyTorch's rule).
+    """
+    return _extremum("minimum", a, b, lambda xp: xp.minimum)
+
+
+def _bound(value, a, op):
+    if value is None or isinstance(value, Tensor):
+        return value
+    return constant_like(value, a, op)
 
 
 def clip(a, min=None, max=None):
-    """Clamp to [min, max] (numbers; either may be None);  da = g where min ≤ x ≤ max, else 0.
+    """Clamp to [min, max]: out = minimum(maximum(x, min), max), as PyTorch's ``clamp``.
 
-    The bounds count as inside, as in PyTorch's ``clamp``: at x == min the gradient passes.
+    ``min`` and ``max`` are numbers, arrays or tensors (either may be None); they broadcast with x, and
+    the output has the broadcast shape and x's dtype. The bounds count as inside: da = g where
+    min ≤ x ≤ max, else 0. A tensor bound gets the gradient where the output is that bound:
+    dmin = g where x < min (and min ≤ max), dmax = g where the output is max. (With min > max every
+    element is max, as in PyTorch.)
     """
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
+    low, high = _bound(min, a, "clip"), _bound(max, a, "clip")
+    bounds = tuple(t for t in (low, high) if t is not None)
+    check_same_backend("clip", a, *bounds)
+    try:
+        shape = np.broadcast_shapes(a.shape, *(t.shape for t in bounds))
+    except ValueError:
+        described = ", ".join(str(t.shape) for t in (a,) + bounds)
+        raise ShapeError(f"clip: the input and its bounds have shapes {described}, which do not broadcast") from None
     xp = a.xp
-    inside = xp.ones(a.shape, dtype=bool)
-    out = a.data
-    # Compare with the bounds in a's dtype, as they are applied: a float32 x equal to the float32
+    # Compare with the bounds in x's dtype, as they are applied: a float32 x equal to the float32
     # bound is inside, whatever the float64 bound it was rounded from.
-    if min is not None:
-        low = xp.asarray(min, dtype=a.dtype)
-        inside &= a.data >= low
-        out = xp.maximum(out, low)
-    if max is not None:
-        high = xp.asarray(max, dtype=a.dtype)
-        inside &= a.data <= high
-        out = xp.minimum(out, high)
-    if out is a.data:
-        out = out.copy()
+    out = a.data
+    to_low = to_high = None
+    if low is not None:
+        low_data = low.data.astype(a.dtype, copy=False)
+        to_low = a.data < low_data
+        out = xp.maximum(out, low_data)
+    if high is not None:
+        high_data = high.data.astype(a.dtype, copy=False)
+        to_high = out > high_data
+        out = xp.minimum(out, high_data)
+        if to_low is not None:
+            to_low = to_low & ~to_high
+    if out is a.data or out.shape != shape:
+        out = xp.broadcast_to(out, shape).copy()
+    inside = xp.ones(shape, dtype=bool)
+    for mask in (to_low, to_high):
+        if mask is not None:
+            inside &= ~mask
+    # Only a bound that needs a gradient keeps its mask; each entry: (mask, the bound's shape).
+    bound_masks = [(mask if t.requires_grad else None, t.shape)
+                   for t, mask in ((low, to_low), (high, to_high)) if t is not None]
+    a_shape = a.shape
 
-    def backward(g):
-        return (g * inside,)
+    def backward(g, needs):
+        grads = [unbroadcast(g * inside, a_shape) if needs[0] else None]
+        for position, (mask, bound_shape) in enumerate(bound_masks, start=1):
+            grads.append(unbroadcast(g * mask, bound_shape) if needs[position] else None)
+        return tuple(grads)
 
-    return Tensor._from_op(out, (a,), backward, "clip")
+    return Tensor._from_op(out, (a,) + bounds, backward, "clip", saved=())
 
 
 def where(condition, a, b):
@@ -147,25 +197,28 @@ def where(condition, a, b):
         a, b = operands("where", a, b)
     else:
         raise TypeError("where: at least one of a and b must be a minigan Tensor")
-    cond = condition.data if isinstance(condition, Tensor) else condition
+    cond = array_of(condition)
     xp = a.xp
     try:
         cond = xp.asarray(cond).astype(bool, copy=False)
         out = xp.where(cond, a.data, b.data)
     except ValueError:
-        raise broadcast_error("where", a, b) from None
+        shapes = f"condition {getattr(cond, 'shape', ())}, a {a.shape}, b {b.shape}"
+        raise ShapeError(f"where: cannot broadcast {shapes}") from None
     except TypeError as exc:
         raise TypeError(f"where: the condition must be a {a.backend} array or a tensor ({exc})") from exc
+    a_shape, b_shape = a.shape, b.shape
 
-    def backward(g):
+    def backward(g, needs):
+        xp = namespace(g)
         ga = gb = None
-        if a.requires_grad:
-            ga = unbroadcast(xp.where(cond, g, 0), a.shape)
-        if b.requires_grad:
-            gb = unbroadcast(xp.where(cond, 0, g), b.shape)
+        if needs[0]:
+            ga = unbroadcast(xp.where(cond, g, 0), a_shape)
+        if needs[1]:
+            gb = unbroadcast(xp.where(cond, 0, g), b_shape)
         return ga, gb
 
-    return Tensor._from_op(out, (a, b), backward, "where")
+    return Tensor._from_op(out, (a, b), backward, "where", saved=())
 
 
 def astype(a, dtype):
@@ -173,21 +226,22 @@ def astype(a, dtype):
     dtype = as_float_dtype(dtype, "astype")
     source = a.dtype
 
-    def backward(g):
+    def backward(g, needs):
         return (g.astype(source),)
 
-    return Tensor._from_op(a.data.astype(dtype, copy=True), (a,), backward, "astype")
+    return Tensor._from_op(a.data.astype(dtype, copy=True), (a,), backward, "astype", saved=())
 
 
 def to_backend(a, name):
     """A copy on backend ``name`` ("numpy" or "cupy");  da = g moved back to a's backend."""
     source = a.backend
 
-    def backward(g):
+    def backward(g, needs):
+        if isinstance(g, Tensor):
+            return (to_backend(g, source),)
         return (_backend.to_backend(g, source),)
 
     data = _backend.to_backend(a.data, name)
     if data is a.data:
         data = data.copy()
-    return Tensor._from_op(data, (a,), backward, "to")
-
+    return Tensor._from_op(data, (a,), backward, "to", saved=())

@@ -9,6 +9,7 @@ var).
 import numpy as np
 
 from minigan.errors import ShapeError
+from minigan.ops.namespace import array_of, namespace
 from minigan.tensor import Tensor
 
 
@@ -44,11 +45,12 @@ def sum(a, axis=None, keepdims=False):
     axes = normalize_axes("sum", axis, a.ndim)
     out = a.data.sum(axis=axes, keepdims=keepdims)
     keep = kept_shape(a.shape, axes)
+    a_shape = a.shape
 
-    def backward(g):
-        return (a.xp.broadcast_to(g.reshape(keep), a.shape),)
+    def backward(g, needs):
+        return (namespace(g).broadcast_to(g.reshape(keep), a_shape),)
 
-    return Tensor._from_op(out, (a,), backward, "sum")
+    return Tensor._from_op(out, (a,), backward, "sum", saved=())
 
 
 def mean(a, axis=None, keepdims=False):
@@ -59,38 +61,48 @@ def mean(a, axis=None, keepdims=False):
         raise ShapeError(f"mean: no elements to average over axes {axes} of shape {a.shape}")
     out = a.data.mean(axis=axes, keepdims=keepdims)
     keep = kept_shape(a.shape, axes)
+    a_shape = a.shape
 
-    def backward(g):
-        return (a.xp.broadcast_to(g.reshape(keep) / n, a.shape),)
+    def backward(g, needs):
+        return (namespace(g).broadcast_to(g.reshape(keep) / n, a_shape),)
 
-    return Tensor._from_op(out, (a,), backward, "mean")
+    return Tensor._from_op(out, (a,), backward, "mean", saved=())
 
 
 def max(a, axis=None, keepdims=False):
     """out = max over ``axis``;  da = g at the maximum, 0 elsewhere.
 
     Tie rule: when several elements share the maximum, the gradient is split equally among them (so
-    it still sums to g), as ``torch.amax`` does.
+    it still sums to g), as ``torch.amax`` does. A NaN is the maximum (it propagates, as in NumPy).
     """
-    axes = normalize_axes("max", axis, a.ndim)
+    return _extreme("max", a, axis, keepdims)
+
+
+def _extreme(op, a, axis, keepdims):
+    """max/min over ``axis``: the gradient goes to the extreme elements, split equally at ties."""
+    axes = normalize_axes(op, axis, a.ndim)
     if _count(a.shape, axes) == 0:
-        raise ShapeError(f"max: no elements to reduce over axes {axes} of shape {a.shape}")
-    peak = a.data.max(axis=axes, keepdims=True)
+        raise ShapeError(f"{op}: no elements to reduce over axes {axes} of shape {a.shape}")
+    peak = getattr(a.data, op)(axis=axes, keepdims=True)
     out = peak if keepdims else peak.reshape([s for i, s in enumerate(a.shape) if i not in axes])
     keep = peak.shape
 
-    def backward(g):
-        is_peak = (a.data == peak).astype(g.dtype)
+    def backward(g, needs, a):
+        a = array_of(a)
+        xp = namespace(a)
+        is_peak = (a == peak) | (xp.isnan(a) & xp.isnan(peak))  # a mask: constant under create_graph
+        is_peak = is_peak.astype(g.dtype)
         return (is_peak * (g.reshape(keep) / is_peak.sum(axis=axes, keepdims=True)),)
 
-    return Tensor._from_op(out, (a,), backward, "max")
+    return Tensor._from_op(out, (a,), backward, op, saved=(a,))
 
 
 def var(a, axis=None, ddof=0, keepdims=False):
     """out = Σ (x − μ)² / (n − ddof) over ``axis``;  da = g · 2 (x − μ) / (n − ddof).
 
     ``ddof=0`` (the default, as in NumPy) is the biased variance; ``ddof=1`` the unbiased one. The μ
-    term needs no gradient of its own: Σ (x − μ) = 0, so its contribution vanishes.
+    term needs no gradient of its own: Σ (x − μ) = 0, so its contribution vanishes. (Under
+    ``create_graph`` the backward recomputes x − μ from x, so its own derivative includes μ's.)
     """
     axes = normalize_axes("var", axis, a.ndim)
     n = _count(a.shape, axes)
@@ -100,9 +112,11 @@ def var(a, axis=None, ddof=0, keepdims=False):
         )
     centered = a.data - a.data.mean(axis=axes, keepdims=True)
     out = (centered * centered).sum(axis=axes, keepdims=keepdims) / (n - ddof)
+    del centered
     keep = kept_shape(a.shape, axes)
 
-    def backward(g):
+    def backward(g, needs, a):
+        centered = a - a.mean(axis=axes, keepdims=True)
         return (g.reshape(keep) * (2.0 / (n - ddof)) * centered,)
 
-    return Tensor._from_op(out, (a,), backward, "var")
+    return Tensor._from_op(out, (a,), backward, "var", saved=(a,))

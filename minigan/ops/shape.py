@@ -8,6 +8,8 @@ gradients), split for concatenate and stack.
 import numpy as np
 
 from minigan.errors import ShapeError
+from minigan.ops.broadcasting import unbroadcast
+from minigan.ops.namespace import namespace
 from minigan.tensor import Tensor, check_same_backend
 
 
@@ -15,13 +17,14 @@ def reshape(a, shape):
     """The same elements in shape ``shape`` (one axis may be −1);  da = g reshaped to a's shape."""
     try:
         out = a.data.reshape(shape)
-    except ValueError:
+    except (ValueError, TypeError):
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}") from None
+    a_shape = a.shape
 
-    def backward(g):
-        return (g.reshape(a.shape),)
+    def backward(g, needs):
+        return (g.reshape(a_shape),)
 
-    return Tensor._from_op(out, (a,), backward, "reshape")
+    return Tensor._from_op(out, (a,), backward, "reshape", saved=())
 
 
 def transpose(a, axes=None):
@@ -34,10 +37,26 @@ def transpose(a, axes=None):
     axes = tuple(ax % a.ndim for ax in axes)
     inverse = tuple(np.argsort(axes))
 
-    def backward(g):
+    def backward(g, needs):
         return (g.transpose(inverse),)
 
-    return Tensor._from_op(a.data.transpose(axes), (a,), backward, "transpose")
+    return Tensor._from_op(a.data.transpose(axes), (a,), backward, "transpose", saved=())
+
+
+def broadcast_to(a, shape):
+    """a stretched to ``shape`` by NumPy's broadcasting rules (a read-only view, as ``numpy.broadcast_to``
+    and PyTorch's ``expand``);  da = g summed over the stretched axes (:func:`unbroadcast`)."""
+    shape = tuple(int(n) for n in shape)
+    try:
+        out = a.xp.broadcast_to(a.data, shape)
+    except ValueError:
+        raise ShapeError(f"broadcast_to: cannot broadcast shape {a.shape} to {shape}") from None
+    a_shape = a.shape
+
+    def backward(g, needs):
+        return (unbroadcast(g, a_shape),)
+
+    return Tensor._from_op(out, (a,), backward, "broadcast_to", saved=())
 
 
 def _is_advanced(part):
@@ -74,6 +93,7 @@ def getitem(a, index):
 
     Basic indexing picks each element at most once, so the gradient is written into zeros; with an
     array index an element can be picked several times, and its gradients are added (scatter-add).
+    Under ``create_graph`` that scatter is the op :func:`scatter_add`, whose own backward is indexing.
     """
     xp = a.xp
     index = _normalize_index(index, xp)
@@ -84,16 +104,35 @@ def getitem(a, index):
     advanced = any(_is_advanced(part) for part in index)
     if not advanced:
         out = out.copy()
+    a_shape = a.shape
 
-    def backward(g):
-        grad = xp.zeros(a.shape, dtype=g.dtype)
-        if advanced:
-            _scatter_add(xp, grad, index, g)
-        else:
-            grad[index] = g
-        return (grad,)
+    def backward(g, needs):
+        return (scatter_add(g, index, a_shape),)
 
-    return Tensor._from_op(out, (a,), backward, "getitem")
+    return Tensor._from_op(out, (a,), backward, "getitem", saved=())
+
+
+def scatter_add(values, index, shape):
+    """zeros(shape) with ``values`` added at ``index`` (an element indexed twice gets both): the
+    backward of ``getitem``. On a tensor it is an op whose backward is ``g[index]``; on an array, the
+    array.
+    """
+    index = index if isinstance(index, tuple) else (index,)
+    is_tensor = isinstance(values, Tensor)
+    xp = values.xp if is_tensor else namespace(values)
+    data = values.data if is_tensor else values
+    out = xp.zeros(shape, dtype=data.dtype)
+    if any(_is_advanced(part) for part in index):
+        _scatter_add(xp, out, index, data)
+    else:
+        out[index] = data
+    if not is_tensor:
+        return out
+
+    def backward(g, needs):
+        return (g[index],)
+
+    return Tensor._from_op(out, (values,), backward, "scatter_add", saved=())
 
 
 def _as_tensor_list(op, tensors):
@@ -122,19 +161,21 @@ def _join(op, tensors, axis, verb):
 def concatenate(tensors, axis=0):
     """Join tensors along an existing axis;  each input's gradient is its slice of g."""
     tensors, xp, out, axis = _join("concatenate", tensors, axis, "join")
-    bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+    ends = np.cumsum([t.shape[axis] for t in tensors])
+    pieces = [(slice(None),) * axis + (slice(int(end - t.shape[axis]), int(end)),) for t, end in zip(tensors, ends)]
 
-    def backward(g):
-        return tuple(xp.split(g, bounds, axis=axis))
+    def backward(g, needs):
+        return tuple(g[piece] if need else None for piece, need in zip(pieces, needs))
 
-    return Tensor._from_op(out, tuple(tensors), backward, "concatenate")
+    return Tensor._from_op(out, tuple(tensors), backward, "concatenate", saved=())
 
 
 def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis;  each input's gradient is its slice of g."""
     tensors, xp, out, axis = _join("stack", tensors, axis, "stack")
+    before = (slice(None),) * axis
 
-    def backward(g):
-        return tuple(xp.take(g, i, axis=axis) for i in range(len(tensors)))
+    def backward(g, needs):
+        return tuple(g[before + (i,)] if need else None for i, need in enumerate(needs))
 
-    return Tensor._from_op(out, tuple(tensors), backward, "stack")
+    return Tensor._from_op(out, tuple(tensors), backward, "stack", saved=())
