@@ -208,9 +208,9 @@ def _leading_to(order, wanted):
     return relevant
 
 
-def _check_not_freed(order, relevant):
+def _check_not_freed(order):
     for vertex in order:
-        if _is_node(vertex) and vertex.backward is None and (relevant is None or vertex in relevant):
+        if _is_node(vertex) and vertex.backward is None:
             raise GraphError(
                 f"backward through a freed graph: the output of {vertex.op!r} (shape {vertex.shape}) "
                 "already had its graph freed by an earlier backward(). Pass retain_graph=True to the "
@@ -293,15 +293,18 @@ def _call_backward(node, g, needs, create_graph):
     with enable_grad():
         if saved is None:
             grads = node.backward(g.data)
-            return tuple(None if x is None else _once_differentiable(x, g, node.op) for x in grads)
+            return tuple(None if x is None else _once_differentiable(x, g, node) for x in grads)
         values = [s if s is None or isinstance(s, Tensor) else Tensor._from_node(s, node) for s in saved]
         grads = node.backward(g, needs, *values)
     return tuple(x if x is None or isinstance(x, Tensor) else _as_tensor(x) for x in grads)
 
 
-def _once_differentiable(array, g, op):
-    """The gradient of a first-order-only op, as a tensor whose own backward says why it cannot be."""
+def _once_differentiable(array, g, node):
+    """The gradient of a first-order-only op as a tensor on the tape, depending on g and on the op's
+    inputs, whose own backward says why it cannot be differentiated."""
     from minigan.tensor import Tensor
+
+    op = node.op
 
     def backward(gg, needs, *saved):
         raise GraphError(
@@ -310,7 +313,11 @@ def _once_differentiable(array, g, op):
             "arguments and pass the values it reads as saved=(...) to make it twice differentiable."
         )
 
-    return Tensor._from_op(array, (g,), backward, f"{op}_backward", saved=())
+    out = Tensor._from_node(array, None)
+    out._node = Node(f"{op}_backward", (g,), backward, (), out)
+    out._node.parents += node.parents
+    out._node.needs = tuple(p is not None for p in out._node.parents)
+    return out
 
 
 def _walk(seeds, retain_graph, create_graph, wanted=None):
@@ -321,8 +328,8 @@ def _walk(seeds, retain_graph, create_graph, wanted=None):
     the part of the graph leading to them is run and their gradients are returned as a dict.
     """
     order = topological_order(*seeds)
+    _check_not_freed(order)
     relevant = None if wanted is None else _leading_to(order, wanted)
-    _check_not_freed(order, relevant)
     pending = dict(seeds)
     finished = []
     captured = {}
@@ -456,7 +463,7 @@ def _store_gradient(tensor, g, stored):
     tensor.grad = g
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False,
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
          materialize_grads=False):
     """The gradients of ``outputs`` with respect to ``inputs``, as a tuple of tensors; no ``.grad`` changes.
 
@@ -464,9 +471,16 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     outputs); only the part of the graph that leads to ``inputs`` is run. With ``create_graph=True``
     the returned tensors are on the tape and can be differentiated again (to any order); otherwise
     they are new leaves that need no gradient. An input the outputs do not depend on raises
-    :class:`GraphError`, unless ``allow_unused=True`` (its gradient is then None, or zeros with
-    ``materialize_grads=True``). ``retain_graph`` defaults to ``create_graph``.
+    :class:`GraphError`, unless ``allow_unused=True`` (its gradient is then None) or
+    ``materialize_grads=True`` (zeros; ``allow_unused`` defaults to it, as in PyTorch).
+    ``retain_graph`` defaults to ``create_graph``.
+
+    "Depend" is read off the graph: a gradient in which an input enters only through a piecewise-
+    constant mask (ReLU's [x > 0], the tie pattern of a max) does not depend on it — the derivative
+    is zero wherever it exists — so under ``create_graph`` that input is unused by the gradient.
     """
+    if allow_unused is None:
+        allow_unused = materialize_grads
     from minigan.tensor import Tensor
 
     if retain_graph is None:

@@ -8,7 +8,7 @@ Each layer case builds a float64 layer and checks the input and every parameter.
 import numpy as np
 
 from minigan import nn, ops, random
-from minigan.gradient_check import check_gradients
+from minigan.gradient_check import check_gradients, check_second_gradients
 from minigan.nn import functional as F
 from minigan.tensor import tensor
 
@@ -33,6 +33,8 @@ OP_CASES = [
     ("neg", lambda a: ops.neg(a), [(5,)], _normal),
     ("pow 3", lambda a: ops.pow(a, 3), [(2, 3)], _normal),
     ("pow -0.5", lambda a: ops.pow(a, -0.5), [(2, 3)], _positive),
+    ("rpow", lambda a: ops.rpow(2.5, a), [(2, 3)], _normal),
+    ("broadcast_to", lambda a: ops.broadcast_to(a, (2, 3, 4)), [(3, 1)], _normal),
     ("matmul 2-D", lambda a, b: ops.matmul(a, b), [(3, 4), (4, 2)], _normal),
     ("matmul batched", lambda a, b: ops.matmul(a, b), [(2, 3, 4), (4, 5)], _normal),
     ("matmul 1-D", lambda a, b: ops.matmul(a, b), [(4,), (4, 3)], _normal),
@@ -86,25 +88,44 @@ LAYER_CASES = [
     ("LayerNorm", lambda: nn.LayerNorm(4, dtype="float64"), (5, 4), "train"),
     ("InstanceNorm1d", lambda: nn.InstanceNorm1d(4, affine=True, dtype="float64"), (5, 4), "train"),
     ("MinibatchDiscrimination", lambda: nn.MinibatchDiscrimination(4, 3, 2, dtype="float64"), (5, 4), "train"),
+    ("LeakyReLU", lambda: nn.LeakyReLU(0.2), (3, 4), "train"),
+    ("ReLU", lambda: nn.ReLU(), (3, 4), "train"),
     ("Tanh", lambda: nn.Tanh(), (3, 4), "train"),
     ("Sigmoid", lambda: nn.Sigmoid(), (3, 4), "train"),
     ("Dropout (train)", _seeded_dropout, (4, 5), "train"),
 ]
 
 
-def run_op_checks(seed=0):
-    """Yield (name, GradcheckReport) for every op case, then every layer case."""
+def op_case_inputs(case, rng):
+    """The float64 leaves an op case is checked at (on the current backend)."""
+    _, _, shapes, draw = case
+    return [tensor(draw(rng, shape), requires_grad=True, dtype="float64") for shape in shapes]
+
+
+def layer_case_inputs(case, seed, rng):
+    """(fn, inputs) for a layer case: the layer built in float64 with seeded parameters, as a function
+    of its input and every parameter."""
+    _, build, shape, mode = case
+    random.seed(seed)
+    layer = build()
+    if isinstance(layer, nn.Module):
+        layer.train(mode == "train")
+        params, run = layer.parameters(), layer
+    else:
+        params, run = [], layer
+    x = tensor(_normal(rng, shape), requires_grad=True, dtype="float64")
+    return (lambda x, *p: run(x)), [x, *params]
+
+
+def run_op_checks(seed=0, order=1):
+    """Yield (name, report) for every op case, then every layer case: ``order=1`` checks first
+    derivatives (gradcheck), ``order=2`` second derivatives (gradgradcheck)."""
+    if order not in (1, 2):
+        raise ValueError(f"gradient checks: order must be 1 or 2, got {order!r}")
+    check = check_gradients if order == 1 else check_second_gradients
     rng = np.random.default_rng(seed)
-    for name, fn, shapes, draw in OP_CASES:
-        inputs = [tensor(draw(rng, shape), requires_grad=True, dtype="float64") for shape in shapes]
-        yield name, check_gradients(fn, inputs)
-    for name, build, shape, mode in LAYER_CASES:
-        random.seed(seed)
-        layer = build()
-        if isinstance(layer, nn.Module):
-            layer.train(mode == "train")
-            params, run = layer.parameters(), layer
-        else:
-            params, run = [], layer
-        x = tensor(_normal(rng, shape), requires_grad=True, dtype="float64")
-        yield f"{name}", check_gradients(lambda x, *p: run(x), [x, *params])
+    for case in OP_CASES:
+        yield case[0], check(case[1], op_case_inputs(case, rng))
+    for case in LAYER_CASES:
+        fn, inputs = layer_case_inputs(case, seed, rng)
+        yield case[0], check(fn, inputs)

@@ -12,7 +12,9 @@ def _gradcheck(args):
 
     failures = 0
     print(f"{'case':<32} {'inputs':>6}  {'max abs err':>11}  {'max rel err':>11}  result")
-    for name, report in run_op_checks(seed=args.seed):
+    if args.order == 2:
+        print("second derivatives: each case's double backward against finite differences of its first")
+    for name, report in run_op_checks(seed=args.seed, order=args.order):
         abs_err = max(c.max_abs_error for c in report.inputs)
         rel_err = max(c.max_rel_error for c in report.inputs)
         print(f"{name:<32} {len(report.inputs):>6}  {abs_err:>11.3e}  {rel_err:>11.3e}  "
@@ -20,7 +22,8 @@ def _gradcheck(args):
         if args.verbose or not report.passed:
             print("    " + str(report).replace("\n", "\n    "))
         failures += not report.passed
-    print(f"\n{failures} of the checks failed." if failures else "\nAll gradient checks passed (float64).")
+    what = "second-derivative" if args.order == 2 else "gradient"
+    print(f"\n{failures} of the checks failed." if failures else f"\nAll {what} checks passed (float64).")
     return 1 if failures else 0
 
 
@@ -179,8 +182,12 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     check = commands.add_parser(
         "gradcheck", help="check every built-in op's and layer's backward against finite differences (float64)",
-        description="Run minigan.gradcheck over each built-in op and layer and print a report table.")
+        description="Run minigan.gradcheck (or, with --order 2, minigan.gradgradcheck) over each built-in op "
+                    "and layer and print a report table.")
     check.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    check.add_argument("--order", type=int, choices=(1, 2), default=1,
+                       help="1: first derivatives (gradcheck); 2: second derivatives, the double backward "
+                            "(gradgradcheck) (default 1)")
     check.add_argument("--verbose", action="store_true", help="print each case's full report")
     check.set_defaults(run=_gradcheck)
 

@@ -31,11 +31,11 @@ gradient v it forms the first derivatives
     G(x, v) = ∂⟨v, fn(x)⟩/∂x,   computed by minigan.grad(..., create_graph=True),
 
 and runs the gradient check on G as a function of x *and* v: autograd's derivatives of G (the double
-backward) against finite differences of G. Checking v as well catches a backward that is not linear
-in its incoming gradient. A first derivative that is right but built from constants — a backward that
-reads ``.data``, say, and so cuts the graph — passes ``gradcheck`` and fails here. It also compares G
-with the plain (first-order) backward, which runs on arrays rather than tensors: the two paths must
-agree.
+backward) against finite differences of G. A first derivative that is right but built from constants
+— a backward that reads ``.data``, say, and so cuts the graph — passes ``gradcheck`` and fails here.
+It also compares G with the plain (first-order) backward, which runs on arrays rather than tensors:
+the two paths must agree. (Run ``gradcheck`` too: a first derivative that is wrong, or not linear in
+its incoming gradient, is its business.)
 """
 
 from dataclasses import dataclass, field

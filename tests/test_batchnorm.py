@@ -283,3 +283,25 @@ def test_matches_torch_batchnorm1d(backend_name, shape):
     with torch.no_grad():
         expected = theirs(torch.from_numpy(to_numpy(x.data))).numpy()
     np.testing.assert_allclose(to_numpy(ours(x).data), expected, rtol=1e-10, atol=1e-12)
+
+
+# ------------------------------------------------------------------ weight without bias, bias without weight
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("which", ["weight", "bias"])
+def test_batch_norm_with_only_one_affine_parameter_is_gamma_one_or_beta_zero(backend_name, mode, which):
+    x = randn(5, 3)
+    w, b = randn(3), randn(3)
+    mean, var = randn(3, requires_grad=False), minigan.tensor([0.5, 1.0, 2.0], dtype="float64")
+    running = (mean, var) if mode == "eval" else (None, None)
+    given = dict(weight=w, bias=None) if which == "weight" else dict(weight=None, bias=b)
+    out = F.batch_norm(x, given["weight"], given["bias"], *running, training=mode == "train")
+    ones, zeros = minigan.tensor(np.ones(3), dtype="float64"), minigan.tensor(np.zeros(3), dtype="float64")
+    full = F.batch_norm(x, w if which == "weight" else ones, b if which == "bias" else zeros, *running,
+                        training=mode == "train")
+    np.testing.assert_allclose(to_numpy(out.data), to_numpy(full.data), rtol=1e-14, atol=1e-14)
+    present = given[which]
+    assert minigan.gradcheck(lambda x, p: F.batch_norm(x, p if which == "weight" else None,
+                                                       p if which == "bias" else None, *running,
+                                                       training=mode == "train"), [x, present])

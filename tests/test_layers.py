@@ -421,3 +421,37 @@ def test_functional_forms_are_the_layers_functions(backend_name):
     np.testing.assert_array_equal(to_numpy(F.relu(x).data), to_numpy(ReLU()(x).data))
     layer = Dense(4, 2, dtype="float64")
     np.testing.assert_array_equal(to_numpy(F.linear(x, layer.weight, layer.bias).data), to_numpy(layer(x).data))
+
+
+# ------------------------------------------------------------- ReLU at infinities, slopes outside [0, 1]
+
+
+def test_relu_of_minus_infinity_is_zero_and_of_nan_is_nan(backend_name):
+    x = minigan.tensor([-np.inf, np.inf, np.nan, -1.0], dtype="float64", requires_grad=True)
+    out = F.relu(x)
+    np.testing.assert_array_equal(to_numpy(out.data), [0.0, np.inf, np.nan, 0.0])
+    out.backward(np.ones(4))
+    np.testing.assert_array_equal(to_numpy(x.grad), [0.0, 1.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("slope", [1.5, -0.5, 3.0])
+def test_leaky_relu_outside_the_unit_interval_forward_and_gradient_match_the_closed_form(backend_name, slope):
+    values = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    x = minigan.tensor(values, dtype="float64", requires_grad=True)
+    out = F.leaky_relu(x, slope)
+    np.testing.assert_array_equal(to_numpy(out.data), np.where(values > 0, values, slope * values))
+    g = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    out.backward(g)
+    np.testing.assert_array_equal(to_numpy(x.grad), np.where(values > 0, g, slope * g))
+
+
+@pytest.mark.parametrize("slope", [1.5, -0.5])
+def test_leaky_relu_outside_the_unit_interval_gradcheck_and_gradgradcheck(backend_name, slope):
+    x = away_from_zero(3, 4)
+    assert minigan.gradcheck(lambda t: F.leaky_relu(t, slope), [x])
+    assert minigan.gradgradcheck(lambda t: F.leaky_relu(t, slope), [x])
+
+
+def test_layer_norm_accepts_an_int_normalized_shape_like_pytorch(backend_name):
+    x = randn(3, 5)
+    np.testing.assert_array_equal(to_numpy(F.layer_norm(x, 5).data), to_numpy(F.layer_norm(x, (5,)).data))

@@ -1126,3 +1126,54 @@ def test_sigmoid_keeps_full_relative_precision_in_the_negative_tail(backend_name
     got = float(value(minigan.sigmoid(minigan.tensor([x], dtype=dtype)))[0])
     expected = math.exp(x) / (1 + math.exp(x))
     assert got == pytest.approx(expected, rel=1e-6 if dtype == "float32" else 1e-14)
+
+
+# ================================================================== NaN in maximum / minimum, clip bounds
+@pytest.mark.parametrize("name", list(EXTREMA))
+@pytest.mark.parametrize("nan_first", [True, False], ids=["nan-first", "nan-second"])
+def test_extremum_propagates_nan_whichever_operand_holds_it(backend_name, name, nan_first):
+    nan_side, number_side = leaf(np.array([np.nan, np.nan])), leaf(np.array([0.0, -1.0]))
+    a, b = (nan_side, number_side) if nan_first else (number_side, nan_side)
+    out = EXTREMA[name][0](a, b)
+    assert np.isnan(value(out)).all()
+    out.backward(np.ones(2))
+    np.testing.assert_array_equal(grad_of(nan_side), [1.0, 1.0])  # the gradient goes where the NaN came from
+    np.testing.assert_array_equal(grad_of(number_side), [0.0, 0.0])
+
+
+@pytest.mark.parametrize("name", list(EXTREMA))
+def test_extremum_with_nan_agrees_with_numpy_elementwise(backend_name, name):
+    x = np.array([np.nan, 1.0, 2.0, np.nan])
+    y = np.array([0.0, np.nan, 3.0, np.nan])
+    for a, b in ((x, y), (y, x)):
+        np.testing.assert_array_equal(value(EXTREMA[name][0](minigan.tensor(a, dtype="float64"),
+                                                             minigan.tensor(b, dtype="float64"))),
+                                      EXTREMA[name][1](a, b))
+
+
+@pytest.mark.parametrize("lo_shape, hi_shape", [((3, 4), None), (None, (2, 3, 4)), ((4,), (2, 1, 1))])
+def test_clip_with_array_bounds_broadcasts_like_numpy(backend_name, rng, lo_shape, hi_shape):
+    x = rng.standard_normal((3, 4))
+    lo = None if lo_shape is None else rng.uniform(-1.0, -0.2, lo_shape)
+    hi = None if hi_shape is None else rng.uniform(0.2, 1.0, hi_shape)
+    out = minigan.clip(minigan.tensor(x, dtype="float64"), lo, hi)
+    np.testing.assert_array_equal(value(out), np.clip(x, lo, hi))
+
+
+def test_clip_with_bounds_that_do_not_broadcast_names_the_op_and_the_shapes(backend_name):
+    with pytest.raises(minigan.ShapeError, match=r"clip.*\(3, 4\).*\(5,\)"):
+        minigan.clip(leaf(np.zeros((3, 4))), np.zeros(5), None)
+
+
+def test_clip_with_tensor_bounds_passes_each_bound_its_gradient(backend_name):
+    x = leaf(np.array([-2.0, 0.0, 2.0]))
+    lo, hi = leaf(np.array([-1.0, -1.0, -1.0])), leaf(np.array([1.0]))
+    minigan.clip(x, lo, hi).backward(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(grad_of(x), [0.0, 2.0, 0.0])
+    np.testing.assert_array_equal(grad_of(lo), [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(grad_of(hi), [3.0])
+
+
+def test_clip_gradcheck_with_tensor_bounds(backend_name, rng):
+    x = _clip_inputs(rng, (4, 5))
+    assert_gradcheck(lambda t, lo, hi: minigan.clip(t, lo, hi), x, np.full((1, 5), -0.55), np.full((4, 1), 0.55))

@@ -22,7 +22,12 @@ def _normalize(x, axes, eps):
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """(x − mean) / √(var + eps) over the last ``len(normalized_shape)`` axes, then · weight + bias."""
+    """(x − mean) / √(var + eps) over the last ``len(normalized_shape)`` axes, then · weight + bias.
+
+    ``normalized_shape`` is an int (the last axis) or a sequence of ints, as in PyTorch.
+    """
+    if isinstance(normalized_shape, (int, np.integer)):
+        normalized_shape = (int(normalized_shape),)
     normalized_shape = tuple(normalized_shape)
     if x.shape[x.ndim - len(normalized_shape):] != normalized_shape:
         raise ShapeError(f"layer_norm: input of shape {x.shape} does not end in normalized_shape {normalized_shape}")
