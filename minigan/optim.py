@@ -39,6 +39,13 @@ import numpy as np
 from minigan import backends, cuda
 from minigan.errors import ShapeError
 from minigan.serialization import load_npz, save_npz
+from minigan.tensor import Tensor
+
+
+def gradient_array(p):
+    """``p.grad`` as a backend array: after ``backward(create_graph=True)`` it is a tensor on the tape,
+    and a step uses its values."""
+    return p.grad.data if isinstance(p.grad, Tensor) else p.grad
 
 
 class Optimizer:
@@ -76,7 +83,7 @@ class Optimizer:
         for p, state in zip(self.params, self.state):
             if p.grad is None:
                 continue
-            g = p.grad
+            g = gradient_array(p)
             if self.hyper.get("weight_decay"):
                 g = g + self.hyper["weight_decay"] * p.data
             state["step"] = state.get("step", 0) + 1
@@ -152,7 +159,7 @@ class Optimizer:
     def _step_flat(self):
         flat = self._flat_buffers()
         xp, g = self.params[0].xp, flat["grad"]
-        xp.concatenate([p.grad.reshape(-1) for p in self.params], out=g)
+        xp.concatenate([gradient_array(p).reshape(-1) for p in self.params], out=g)
         if self.hyper.get("weight_decay"):
             g += self.hyper["weight_decay"] * flat["param"]
         t = self.state[0].get("step", 0) + 1
@@ -270,7 +277,7 @@ class SGD(Optimizer):
         if h["momentum"]:
             for p, s in zip(params, states):  # a zero buffer: the kernel's first step sets it to g
                 s.setdefault("momentum_buffer", p.xp.zeros_like(p.data))
-        cuda.sgd_step([p.data for p in params], [p.grad for p in params],
+        cuda.sgd_step([p.data for p in params], [gradient_array(p) for p in params],
                       [s["momentum_buffer"] for s in states] if h["momentum"] else None,
                       lr=h["lr"], momentum=h["momentum"], nesterov=h["nesterov"], weight_decay=h["weight_decay"])
 
@@ -338,7 +345,7 @@ class Adam(Optimizer):
         for p, s in zip(params, states):
             for name in names:
                 s.setdefault(name, p.xp.zeros_like(p.data))
-        cuda.adam_step([p.data for p in params], [p.grad for p in params], [s["exp_avg"] for s in states],
+        cuda.adam_step([p.data for p in params], [gradient_array(p) for p in params], [s["exp_avg"] for s in states],
                        [s["exp_avg_sq"] for s in states], [s["step"] for s in states], lr=h["lr"],
                        beta1=h["beta1"], beta2=h["beta2"], eps=h["eps"], weight_decay=h["weight_decay"],
                        max_exp_avg_sqs=[s["max_exp_avg_sq"] for s in states] if h["amsgrad"] else None)

@@ -498,3 +498,16 @@ def test_optimizer_kernel_gives_the_numbers_of_the_array_code(name):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-13, atol=1e-15)
     for a, b in zip(fused_opt.state, plain_opt.state):
         assert a["step"] == b["step"] == 4
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "Adagrad"])
+def test_a_step_after_a_create_graph_backward_uses_the_values_of_the_tensor_gradients(name):
+    def run(create_graph):
+        minigan.random.seed(0)
+        w = minigan.tensor(np.linspace(-1.0, 1.0, 6).reshape(2, 3), requires_grad=True, dtype="float64")
+        opt = getattr(minigan.optim, name)([w], lr=0.1)
+        (minigan.tanh(w) ** 2).sum().backward(create_graph=create_graph)
+        opt.step()
+        return w.numpy()
+
+    np.testing.assert_array_equal(run(True), run(False))

@@ -46,6 +46,16 @@ _USER_SAMPLES, _PICTURES, _EVALUATION = 1, 2, 3
 LR_DECAYS = ("none", "linear")
 
 
+def _sum_of_squares(array):
+    """Σ a² accumulated in float64; on NumPy without a float64 copy of the whole array (a float64 copy of
+    the largest gradient was the peak of a small-batch step's memory)."""
+    flat = array.ravel()
+    if isinstance(flat, np.ndarray):
+        return float(np.einsum("i,i->", flat, flat, dtype=np.float64))
+    flat = flat.astype(np.float64)
+    return float(flat @ flat)
+
+
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the run stopped and the last good checkpoint was kept."""
 
@@ -359,8 +369,7 @@ class Trainer:
         for name, module in model.named_modules():
             p = module.weight if isinstance(module, Dense) else None
             if p is not None and p.grad is not None:
-                g = p.grad.astype(np.float64).ravel()
-                norms[f"{prefix}.{name}.weight"] = math.sqrt(float(g @ g))
+                norms[f"{prefix}.{name}.weight"] = math.sqrt(_sum_of_squares(p.grad))
         return norms
 
     # ------------------------------------------------------------------------------- running
