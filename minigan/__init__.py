@@ -11,11 +11,16 @@ from minigan.errors import (BackendError, BackendUnavailableError, DTypeError, G
 from minigan.gradient_check import (GradcheckReport, GradgradcheckReport, check_gradients, check_second_gradients,
                                     gradcheck, gradgradcheck)
 from minigan.graph import format_graph
-from minigan.ops import (abs, add, astype, broadcast_to, clip, concatenate, div, exp, getitem, log, matmul, max,
-                         maximum, mean, minimum, mul, neg, pow, reshape, sigmoid, sign, sqrt, stack, sub, sum,
-                         tanh, transpose, var, where, zeros_like)
+from minigan.ops import (abs, add, amax, amin, arange, argmax, argmin, astype, broadcast_to, chunk, clip, concatenate,
+                         cos, cumsum, div, einsum, exp, expand, expm1, flatten, flip, full, full_like, gather, getitem,
+                         log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mul, neg, norm,
+                         ones, ones_like, outer, pad, pow, prod, rand, rand_like, randn, randn_like, repeat,
+                         repeat_interleave, reshape, sigmoid, sign, sin, softmax, softplus, split, sqrt, square,
+                         squeeze, stack, std, sub, sum, tanh, tile, transpose, unsqueeze, var, where, zeros,
+                         zeros_like)
 from minigan.tensor import Tensor, get_default_dtype, set_default_dtype, tensor
 from minigan import random  # noqa: E402  (after tensor: it builds tensors)
+from minigan import functional  # noqa: E402  (minigan.functional.hessian and its kin)
 
 float32 = "float32"
 float64 = "float64"

@@ -347,6 +347,46 @@ class Tensor:
             axes = axes[0]
         return ops.transpose(self, tuple(axes) if axes else None)
 
+    def squeeze(self, axis=None):
+        return ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis):
+        return ops.unsqueeze(self, axis)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return ops.flatten(self, start_dim, end_dim)
+
+    def expand(self, *sizes):
+        return ops.expand(self, *sizes)
+
+    def split(self, split_size_or_sections, axis=0):
+        return ops.split(self, split_size_or_sections, axis)
+
+    def chunk(self, chunks, axis=0):
+        return ops.chunk(self, chunks, axis)
+
+    def flip(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = axes[0]
+        return ops.flip(self, tuple(axes) if axes else None)
+
+    def tile(self, *reps):
+        if len(reps) == 1 and isinstance(reps[0], (tuple, list)):
+            reps = reps[0]
+        return ops.tile(self, tuple(reps))
+
+    def repeat(self, *sizes):
+        return ops.repeat(self, *sizes)
+
+    def repeat_interleave(self, repeats, axis=None):
+        return ops.repeat_interleave(self, repeats, axis)
+
+    def gather(self, axis, index):
+        return ops.gather(self, axis, index)
+
+    def outer(self, other):
+        return ops.outer(self, other)
+
     def exp(self):
         return ops.exp(self)
 
@@ -367,6 +407,54 @@ class Tensor:
 
     def clip(self, min=None, max=None):
         return ops.clip(self, min, max)
+
+    def log1p(self):
+        return ops.log1p(self)
+
+    def expm1(self):
+        return ops.expm1(self)
+
+    def sin(self):
+        return ops.sin(self)
+
+    def cos(self):
+        return ops.cos(self)
+
+    def square(self):
+        return ops.square(self)
+
+    def softplus(self, beta=1.0, threshold=20.0):
+        return ops.softplus(self, beta, threshold)
+
+    def min(self, axis=None, keepdims=False):
+        return ops.min(self, axis, keepdims)
+
+    def argmax(self, axis=None, keepdims=False):
+        return ops.argmax(self, axis, keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        return ops.argmin(self, axis, keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return ops.prod(self, axis, keepdims)
+
+    def cumsum(self, axis=None):
+        return ops.cumsum(self, axis)
+
+    def std(self, axis=None, ddof=0, keepdims=False):
+        return ops.std(self, axis, ddof, keepdims)
+
+    def norm(self, ord=2, axis=None, keepdims=False):
+        return ops.norm(self, ord, axis, keepdims)
+
+    def softmax(self, axis=-1):
+        return ops.softmax(self, axis)
+
+    def log_softmax(self, axis=-1):
+        return ops.log_softmax(self, axis)
+
+    def logsumexp(self, axis=None, keepdims=False):
+        return ops.logsumexp(self, axis, keepdims)
 
 
 def _input_of(vertex):

@@ -10,4 +10,4 @@ from minigan.nn.dropout import dropout  # noqa: F401
 from minigan.nn.losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
                                cross_entropy, feature_matching_loss, log_softmax, mse_loss)
 from minigan.nn.normalization import instance_norm, layer_norm  # noqa: F401
-from minigan.ops import sigmoid, tanh  # noqa: F401
+from minigan.ops import pad, sigmoid, softmax, softplus, tanh  # noqa: F401

@@ -11,7 +11,7 @@ import numpy as np
 from minigan import cuda, ops
 from minigan.errors import ShapeError
 from minigan.ops.broadcasting import constant_like
-from minigan.ops.elementwise import stable_sigmoid
+from minigan.ops.elementwise import sigmoid_of
 from minigan.ops.namespace import namespace
 from minigan.tensor import Tensor, check_same_backend
 
@@ -69,13 +69,6 @@ def binary_cross_entropy(p, target, reduction="mean"):
     return _reduce(out, reduction, "binary_cross_entropy")
 
 
-def _sigmoid_of(z):
-    """σ(z) of an array (stable form) or of a tensor (the op, with its own backward)."""
-    if isinstance(z, Tensor):
-        return ops.sigmoid(z)
-    return stable_sigmoid(namespace(z), z)
-
-
 def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     """ℓ = −[t · log σ(z) + (1 − t) · log(1 − σ(z))] on logits z, in the stable form
 
@@ -98,7 +91,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     loss = xp.maximum(z, 0) - z * target.data + xp.log1p(xp.exp(-xp.abs(z)))
 
     def backward(g, needs, z, t):
-        dz = g * (_sigmoid_of(z) - t) if needs[0] else None
+        dz = g * (sigmoid_of(z) - t) if needs[0] else None
         dt = -g * z if needs[1] else None
         return dz, dt
 
@@ -152,18 +145,21 @@ def feature_matching_loss(real_features, fake_features):
 
 
 def log_softmax(logits, axis=-1):
-    """log softmax(z) = z − m − log Σ exp(z − m), with m = max z held constant (it cancels exactly,
-    and only keeps exp from overflowing)."""
-    shifted = logits - logits.detach().max(axis=axis, keepdims=True)
-    return shifted - ops.log(ops.sum(ops.exp(shifted), axis=axis, keepdims=True))
+    """log softmax(z) = z − m − log Σ exp(z − m) along ``axis``, m = max z: the fused op
+    :func:`minigan.ops.log_softmax` (backward dz = g − softmax(z) Σ g, twice differentiable)."""
+    return ops.log_softmax(logits, axis)
 
 
 def cross_entropy(logits, labels, reduction="mean"):
-    """ℓ = −log softmax(z)[label] for logits (N, K) and integer labels (N,) in [0, K)."""
+    """ℓ = −log softmax(z)[label] for logits (N, K) and integer labels (N,) in [0, K).
+
+    The log-probabilities come from the fused op :func:`minigan.ops.log_softmax`, and the label's is
+    picked by indexing: dz = g · (softmax(z) − onehot(label)), differentiable again.
+    """
     labels = labels.get() if hasattr(labels, "get") else np.asarray(labels)
     if logits.ndim != 2 or labels.shape != (logits.shape[0],):
         raise ShapeError(f"cross_entropy: expected logits (N, K) and labels (N,), got {logits.shape} and {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() >= logits.shape[1]):
         raise ShapeError(f"cross_entropy: labels must lie in [0, {logits.shape[1]}), got [{labels.min()}, {labels.max()}]")
-    picked = log_softmax(logits)[np.arange(logits.shape[0]), labels.astype(np.int64)]
+    picked = ops.log_softmax(logits, 1)[np.arange(logits.shape[0]), labels.astype(np.int64)]
     return _reduce(-picked, reduction, "cross_entropy")

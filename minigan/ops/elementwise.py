@@ -1,11 +1,15 @@
-"""Elementwise ops: exp, log, sqrt, abs, tanh, sigmoid, maximum, minimum, clip, where, and casts.
+"""Elementwise ops: exp, log, sqrt, abs, tanh, sigmoid, maximum, minimum, clip, where, casts, and log1p,
+expm1, sin, cos, square, softplus.
 
 Each ``backward(g, needs, *saved)`` multiplies g by the local derivative, written with operators so
 that it runs on arrays or, under ``create_graph``, on tensors (see :mod:`minigan.autograd`). An op
-whose derivative is its own output (exp, sqrt, tanh, sigmoid) saves its output, not its input. Where
-a function has a kink, the value chosen there is stated in its docstring; masks and other piecewise
-constants are kept as arrays, which a second derivative treats as constants, as it should.
+whose derivative is a function of its output (exp, expm1, sqrt, tanh, sigmoid) saves its output, not
+its input. Where a function has a kink, the value chosen there is stated in its docstring; masks and
+other piecewise constants are kept as arrays, which a second derivative treats as constants, as it
+should.
 """
+
+import numbers
 
 import numpy as np
 
@@ -245,3 +249,77 @@ def to_backend(a, name):
     if data is a.data:
         data = data.copy()
     return Tensor._from_op(data, (a,), backward, "to", saved=())
+
+
+def log1p(a):
+    """out = ln(1 + x), accurate for tiny |x|;  da = g / (1 + x)."""
+    def backward(g, needs, a):
+        return (g / (1 + a),)
+
+    return Tensor._from_op(a.xp.log1p(a.data), (a,), backward, "log1p", saved=(a,))
+
+
+def expm1(a):
+    """out = eˣ − 1, accurate for tiny |x|;  da = g · (out + 1)."""
+    def backward(g, needs, out):
+        return (g * (out + 1),)
+
+    return Tensor._from_op(a.xp.expm1(a.data), (a,), backward, "expm1", saved=(OUTPUT,))
+
+
+def sin(a):
+    """out = sin x;  da = g · cos x."""
+    def backward(g, needs, a):
+        return (g * namespace(a).cos(a),)
+
+    return Tensor._from_op(a.xp.sin(a.data), (a,), backward, "sin", saved=(a,))
+
+
+def cos(a):
+    """out = cos x;  da = −g · sin x."""
+    def backward(g, needs, a):
+        return (-g * namespace(a).sin(a),)
+
+    return Tensor._from_op(a.xp.cos(a.data), (a,), backward, "cos", saved=(a,))
+
+
+def square(a):
+    """out = x²;  da = 2 g x."""
+    def backward(g, needs, a):
+        return (g * (2 * a),)
+
+    return Tensor._from_op(a.data * a.data, (a,), backward, "square", saved=(a,))
+
+
+def sigmoid_of(z):
+    """σ(z) of an array (the stable form) or of a tensor (the op, so that it differentiates again)."""
+    if isinstance(z, Tensor):
+        return sigmoid(z)
+    return stable_sigmoid(namespace(z), z)
+
+
+def softplus(a, beta=1.0, threshold=20.0):
+    """out = ln(1 + e^(βx)) / β, and out = x where βx > ``threshold``: PyTorch's ``softplus``.
+
+    Computed as (max(βx, 0) + ln(1 + e^(−|βx|))) / β, so no exp overflows and a large negative βx
+    gives its tiny positive value rather than 0. Backward: da = g · σ(βx), and da = g where βx > threshold (the
+    linear branch); the switch is a constant mask, so d²out/dx² = β σ(βx)(1 − σ(βx)) below the
+    threshold and 0 above it. ``beta`` is a nonzero number (PyTorch's default 1), ``threshold`` a
+    number (default 20).
+    """
+    for name, value in (("beta", beta), ("threshold", threshold)):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise TypeError(f"softplus: {name} must be a number, got {value!r} ({type(value).__name__})")
+    beta, threshold = float(beta), float(threshold)
+    if beta == 0:
+        raise ValueError("softplus: beta must be nonzero (the output is ln(1 + e^(βx)) / β)")
+    xp = a.xp
+    z = a.data * beta
+    smooth = (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta
+    out = xp.where(z > threshold, a.data, smooth)
+
+    def backward(g, needs, a):
+        linear = array_of(a) * beta > threshold  # a mask: constant under create_graph
+        return (namespace(g).where(linear, g, g * sigmoid_of(a * beta)),)
+
+    return Tensor._from_op(out, (a,), backward, "softplus", saved=(a,))
