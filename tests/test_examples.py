@@ -31,6 +31,10 @@ EXPECTED = {
     "custom_layer_gradcheck": {"rows": ["softplus (right backward)", "softplus (wrong backward: σ' for σ)"]
                                + ["Swish layer (right backward)"] * 2 + ["Swish layer (β-gradient forgets g)"] * 2,
                                "text": ["is float32, but finite differences need float64"]},
+    "second_order": {"rows": ["∇L at θ₀", "H at θ₀", "H at θ₀", "eigenvalues of H at θ₀", "H v at θ₀, v random",
+                              "∇ₓD(x̂), LeakyReLU 0.2 critic", "∂P/∂θ, LeakyReLU 0.2 critic",
+                              "∇ₓD(x̂), softplus critic", "∂P/∂θ, softplus critic"],
+                     "text": ["%0 = leaf θ", "scatter_add(", "def hessian_by_rows(", "minigan.grad((g * e_i).sum()"]},
 }
 FIGURES = {"stability": ["stability", "stability_samples"]}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -94,3 +98,15 @@ def test_gradcheck_example_catches_exactly_the_wrong_backwards(quick_run):
                         "softplus (wrong backward: σ' for σ)": "failed: as it should",
                         "Swish layer (right backward)": "passed: as it should",
                         "Swish layer (β-gradient forgets g)": "failed: as it should"}
+
+
+def test_second_order_lesson_checks_pass_and_newton_converges(quick_run):
+    _, out = quick_run("second_order")
+    text = (out / "second_order.md").read_text()
+    checks = [row for row in table_rows(text) if len(row) == 7 and row[-1] in ("yes", "NO")]
+    assert len(checks) >= 14  # ∇L, H, its eigenvalues, H v, symmetry at two points; ∇ₓD and ∂P/∂θ, two critics
+    assert all(row[-1] == "yes" for row in checks)
+    assert max(float(row[3]) for row in checks if row[1] != "Hᵀ (symmetry)") < 1e-6
+    assert max(float(row[3]) for row in checks if row[1] == "Hᵀ (symmetry)") < 1e-12
+    newton = {row[0]: row[2] for row in table_rows(text) if len(row) == 5 and row[0].isdigit()}
+    assert newton["3"] == "< 1e-15 (rounding)"  # quadratic convergence: three steps to rounding level
