@@ -1,4 +1,5 @@
-"""The whole suite in one command: the training step, the per-op table and the scaling plot.
+"""The whole suite in one command: the training step, the per-op table, the scaling plot and the
+WGAN-GP critic step.
 
     python -m benchmarks --out DIR [--threads N] [--backend numpy|cupy] [--no-torch] [--quick]
 
@@ -6,7 +7,9 @@ runs, one after the other and with the same thread count,
 
 1. ``benchmarks.step --check`` at batch 64, 256, 1024 and 4096 (``DIR/step_<backend>.md``/``.json``);
 2. ``benchmarks.ops`` (``DIR/ops.md``/``.json``; NumPy backend only);
-3. ``benchmarks.scaling`` (``DIR/scaling.png``/``.json``; NumPy backend only).
+3. ``benchmarks.scaling`` (``DIR/scaling.png``/``.json``; NumPy backend only);
+4. ``benchmarks.gradient_penalty --check`` at batch 64, 256 and 1024: one WGAN-GP critic step
+   (``DIR/gradient_penalty.md``/``.json``; NumPy backend only).
 
 ``--quick`` shrinks every part to a few seconds (tiny batches, 2 rounds): a smoke run, not figures.
 Each part prints its own table; the options of each part are documented in its module.
@@ -14,7 +17,7 @@ Each part prints its own table; the options of each part are documented in its m
 
 import argparse
 
-from benchmarks import ops, scaling, step
+from benchmarks import gradient_penalty, ops, scaling, step
 
 
 def parse_args(argv=None):
@@ -35,11 +38,13 @@ def commands(args):
         parts = [(step, ["--batch-sizes", "8", "--repeats", "2", "--warmup", "1", "--check"]),
                  (ops, ["--batch-sizes", "8", "--width", "16", "--repeats", "3"]),
                  (scaling, ["--batch-sizes", "8,16", "--widths", "8,16", "--width-batch", "8", "--repeats", "2",
-                            "--warmup", "1", "--budget-s", "1"])]
+                            "--warmup", "1", "--budget-s", "1"]),
+                 (gradient_penalty, ["--batch-sizes", "8", "--repeats", "2", "--warmup", "1", "--check"])]
     else:
         parts = [(step, ["--batch-sizes", "64,256,1024,4096", "--check", "--budget-s", "15"]),
                  (ops, []),
-                 (scaling, [])]
+                 (scaling, []),
+                 (gradient_penalty, ["--check", "--budget-s", "15"])]
     if args.backend == "cupy":
         parts = [(module, argv + ["--backend", "cupy"]) for module, argv in parts if module is step]
     return [(module, argv + common) for module, argv in parts]

@@ -1,4 +1,5 @@
-"""Smoke test of the benchmark suite: it runs, and its hand-fused NumPy floor equals minigan's step.
+"""Smoke test of the benchmark suite: it runs, its hand-fused NumPy floor equals minigan's step, and
+the WGAN-GP critic step of benchmarks.gradient_penalty equals PyTorch's (when PyTorch is installed).
 
 No timing is asserted anywhere: speed is measured by ``python -m benchmarks.step`` and recorded in
 benchmarks/RESULTS.md.
@@ -8,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -29,4 +32,27 @@ def test_whole_suite_runs_from_one_command_and_writes_tables_and_plot(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     written = set(os.listdir(tmp_path))
     assert {"step_numpy.md", "step_numpy.json", "ops.md", "ops.json", "scaling.png", "scaling.json"} <= written
+    assert {"gradient_penalty.md", "gradient_penalty.json"} <= written
     assert (tmp_path / "scaling.png").stat().st_size > 1000
+
+
+def test_gradient_penalty_benchmark_runs_without_pytorch(tmp_path):
+    out = tmp_path / "gradient_penalty.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.gradient_penalty", "--batch-sizes", "8", "--repeats", "2", "--warmup", "1",
+         "--check", "--no-torch", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "--check skipped" in result.stdout
+    payload = json.loads(out.read_text())
+    assert payload["results"][0]["systems"]["minigan"]["median_ms"] > 0
+
+
+@pytest.mark.torch
+def test_gradient_penalty_critic_step_equals_pytorch_in_float64():
+    torch = pytest.importorskip("torch")
+    from benchmarks.gradient_penalty import check_matches_pytorch
+
+    worst = check_matches_pytorch(torch, batch_size=16, steps=2, tolerance=1e-9, n_data=64)
+    assert set(worst) == {"L", "gradients", "parameters"}
+    assert max(worst.values()) <= 1e-9
