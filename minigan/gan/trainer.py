@@ -46,14 +46,20 @@ _USER_SAMPLES, _PICTURES, _EVALUATION = 1, 2, 3
 LR_DECAYS = ("none", "linear")
 
 
-def _sum_of_squares(array):
-    """Σ a² accumulated in float64; on NumPy without a float64 copy of the whole array (a float64 copy of
-    the largest gradient was the peak of a small-batch step's memory)."""
+def _sum_of_squares(array, chunk=1 << 16):
+    """Σ a² accumulated in float64. On NumPy the float64 copy is made a chunk at a time, into one small
+    buffer: a float64 copy of the largest gradient was the peak of a small-batch step's memory."""
     flat = array.ravel()
-    if isinstance(flat, np.ndarray):
-        return float(np.einsum("i,i->", flat, flat, dtype=np.float64))
-    flat = flat.astype(np.float64)
-    return float(flat @ flat)
+    if not isinstance(flat, np.ndarray):
+        flat = flat.astype(np.float64)
+        return float(flat @ flat)
+    buffer = np.empty(min(chunk, flat.size), dtype=np.float64)
+    total = 0.0
+    for start in range(0, flat.size, chunk):
+        part = buffer[:min(chunk, flat.size - start)]
+        np.copyto(part, flat[start:start + part.size])
+        total += float(part @ part)
+    return total
 
 
 class TrainingDiverged(RuntimeError):
