@@ -24,7 +24,8 @@ def f64(values, requires_grad=True):
 
 
 def value(t):
-    return to_numpy(t.data)
+    """The values of a tensor, or of a gradient array, as a host NumPy array."""
+    return to_numpy(t.data if isinstance(t, Tensor) else t)
 
 
 # --------------------------------------------------------------------------------- minigan.grad

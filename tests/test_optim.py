@@ -198,8 +198,24 @@ ALL_OPTIMIZERS = {
 }
 
 
+@pytest.fixture
+def without_optimizer_kernel():
+    """The flat path is the array code; on CuPy the one-launch kernel would otherwise take its place."""
+    with cuda.kernels_disabled("optimizer"):
+        yield
+
+
+@pytest.fixture
+def with_optimizer_kernel():
+    """The optimizer kernel family switched on, even where MINIGAN_KERNELS switched it off."""
+    previous = cuda.kernels_enabled("optimizer")
+    cuda.set_kernels_enabled("optimizer", True)
+    yield
+    cuda.set_kernels_enabled("optimizer", previous)
+
+
 @pytest.mark.parametrize("name", ALL_OPTIMIZERS)
-def test_flat_step_equals_per_parameter_steps_bit_for_bit(backend_name, name):
+def test_flat_step_equals_per_parameter_steps_bit_for_bit(backend_name, name, without_optimizer_kernel):
     # A float32 parameter beside two float64 ones forces the per-parameter path (one flat buffer needs
     # one dtype); the same two float64 parameters alone take the flat path.
     flat_params, mixed_params = make_params(), make_params() + [Parameter([1.0, 2.0], dtype="float32")]
@@ -216,7 +232,7 @@ def test_flat_step_equals_per_parameter_steps_bit_for_bit(backend_name, name):
             np.testing.assert_array_equal(to_numpy(a[key]), to_numpy(b[key]))
 
 
-def test_flat_step_makes_parameters_views_of_one_buffer(backend_name):
+def test_flat_step_makes_parameters_views_of_one_buffer(backend_name, without_optimizer_kernel):
     params = make_params()
     optimizer = Adam(params, lr=0.01)
     before = [p.numpy() for p in params]
@@ -485,7 +501,7 @@ def test_load_state_dict_does_not_alias_the_callers_arrays_for_a_scalar_paramete
 @pytest.mark.gpu
 @pytest.mark.parametrize("name", ["adam", "adam_amsgrad_weight_decay", "sgd", "sgd_momentum",
                                   "sgd_nesterov_weight_decay"])
-def test_optimizer_kernel_gives_the_numbers_of_the_array_code(name):
+def test_optimizer_kernel_gives_the_numbers_of_the_array_code(name, with_optimizer_kernel):
     with minigan.backend("cupy"):
         fused, plain = make_params(), make_params()
         fused_opt, plain_opt = ALL_OPTIMIZERS[name](fused), ALL_OPTIMIZERS[name](plain)
