@@ -122,8 +122,8 @@ class Node:
 
     ``parents`` has one entry per input: the input's Node, the input tensor itself if it is a leaf, or
     None if it needs no gradient. ``needs[i]`` is True where ``parents[i]`` is not None. ``saved`` holds
-    the tensors the backward reads (inputs, as tensors) and, where the op saved :data:`OUTPUT`, the
-    output's array; the backward receives them as arrays in an ordinary pass and as tensors under
+    the tensors the backward reads (inputs, as tensors) and, where the op saved :data:`OUTPUT` (always
+    the last entry of ``saved``), the output's array; the backward receives them as arrays in an ordinary pass and as tensors under
     ``create_graph`` (the output then as a tensor whose node is this one, so that a second derivative
     flows back through the op). ``shape`` and ``dtype`` are the output's.
     """
@@ -131,15 +131,24 @@ class Node:
     __slots__ = ("op", "parents", "needs", "backward", "saved", "shape", "dtype", "hooks", "retains_grad",
                  "tensor_ref")
 
-    def __init__(self, op, parents, backward, saved, out):
+    def __init__(self, op, parents, needs, backward, saved, out):
+        data = out.data
         self.op = op
-        self.parents = tuple((p._node if p._node is not None else p) if p.requires_grad else None
-                             for p in parents)
-        self.needs = tuple(p is not None for p in self.parents)
+        # An edge to the input's node, or to the input itself if it is a leaf (``_node`` is None then).
+        if len(parents) == 1:  # most ops have one or two inputs: no comprehension for them
+            self.parents = ((parents[0]._node or parents[0]) if needs[0] else None,)
+        elif len(parents) == 2:
+            a, b = parents
+            self.parents = ((a._node or a) if needs[0] else None, (b._node or b) if needs[1] else None)
+        else:
+            self.parents = tuple([(p._node or p) if need else None for p, need in zip(parents, needs)])
+        self.needs = needs
         self.backward = backward
-        self.saved = None if saved is None else tuple(out.data if s is OUTPUT else s for s in saved)
-        self.shape = out.data.shape
-        self.dtype = out.data.dtype
+        if saved and saved[-1] is OUTPUT:
+            saved = saved[:-1] + (data,)
+        self.saved = saved
+        self.shape = data.shape
+        self.dtype = data.dtype
         self.hooks = None
         self.retains_grad = False
         self.tensor_ref = weakref.ref(out)
@@ -160,10 +169,6 @@ class Node:
 
     def __repr__(self):
         return f"<Node {self.op} {self.shape} {self.dtype}>"
-
-
-def _is_node(vertex):
-    return type(vertex) is Node
 
 
 def vertex_of(tensor):
@@ -192,7 +197,7 @@ def topological_order(*roots):
                 continue
             visited.add(vertex)
             stack.append((vertex, True))
-            if _is_node(vertex):
+            if type(vertex) is Node:
                 for parent in vertex.parents:
                     if parent is not None and parent not in visited:
                         stack.append((parent, False))
@@ -203,14 +208,14 @@ def _leading_to(order, wanted):
     """The vertices of ``order`` (topological) from which some vertex of ``wanted`` can be reached."""
     relevant = set()
     for vertex in order:
-        if vertex in wanted or (_is_node(vertex) and any(p in relevant for p in vertex.parents if p is not None)):
+        if vertex in wanted or (type(vertex) is Node and any(p in relevant for p in vertex.parents if p is not None)):
             relevant.add(vertex)
     return relevant
 
 
 def _check_not_freed(order):
     for vertex in order:
-        if _is_node(vertex) and vertex.backward is None:
+        if type(vertex) is Node and vertex.backward is None:
             raise GraphError(
                 f"backward through a freed graph: the output of {vertex.op!r} (shape {vertex.shape}) "
                 "already had its graph freed by an earlier backward(). Pass retain_graph=True to the "
@@ -219,8 +224,6 @@ def _check_not_freed(order):
 
 
 def _as_tensor(value):
-    from minigan.tensor import Tensor
-
     if isinstance(value, Tensor):
         return value
     return Tensor._from_op(value, (), None, None)
@@ -228,8 +231,6 @@ def _as_tensor(value):
 
 def _seed(root, grad, create_graph, who):
     """The gradient that starts the walk at ``root``: an array, or a tensor under ``create_graph``."""
-    from minigan.tensor import Tensor
-
     xp = root.xp
     if grad is None:
         if root.data.size != 1:
@@ -260,8 +261,6 @@ def _seed(root, grad, create_graph, who):
 
 
 def _run_hooks(hooks, vertex, grad):
-    from minigan.tensor import Tensor
-
     is_tensor = isinstance(grad, Tensor)
     for hook in hooks:
         replaced = hook(grad)
@@ -283,8 +282,6 @@ def _run_hooks(hooks, vertex, grad):
 
 def _call_backward(node, g, needs, create_graph):
     """Run ``node``'s backward on arrays, or on tensors (recording it) under ``create_graph``."""
-    from minigan.tensor import Tensor
-
     saved = node.saved
     if not create_graph:
         if saved is None:  # an op with the first-order interface: backward(g) on arrays
@@ -302,8 +299,6 @@ def _call_backward(node, g, needs, create_graph):
 def _once_differentiable(array, g, node):
     """The gradient of a first-order-only op as a tensor on the tape, depending on g and on the op's
     inputs, whose own backward says why it cannot be differentiated."""
-    from minigan.tensor import Tensor
-
     op = node.op
 
     def backward(gg, needs, *saved):
@@ -314,7 +309,7 @@ def _once_differentiable(array, g, node):
         )
 
     out = Tensor._from_node(array, None)
-    out._node = Node(f"{op}_backward", (g,), backward, (), out)
+    out._node = Node(f"{op}_backward", (g,), (g.requires_grad,), backward, (), out)
     out._node.parents += node.parents
     out._node.needs = tuple(p is not None for p in out._node.parents)
     return out
@@ -341,7 +336,7 @@ def _walk(seeds, retain_graph, create_graph, wanted=None):
         g = pending.pop(vertex, None)
         if g is None:
             continue
-        if not _is_node(vertex):  # a leaf tensor
+        if type(vertex) is not Node:  # a leaf tensor
             if vertex._hooks:
                 g = _run_hooks(vertex._hooks, vertex, g)
             if wanted is None:
@@ -363,7 +358,13 @@ def _walk(seeds, retain_graph, create_graph, wanted=None):
             needs = tuple(p is not None and p in relevant for p in vertex.parents)
             if not any(needs):
                 continue
-        parent_grads = _call_backward(vertex, g, needs, create_graph)
+        saved = vertex.saved
+        if create_graph or saved is None:
+            parent_grads = _call_backward(vertex, g, needs, create_graph)
+        elif saved:  # the ordinary pass, inlined: arrays in, arrays out
+            parent_grads = vertex.backward(g, needs, *[s.data if isinstance(s, Tensor) else s for s in saved])
+        else:
+            parent_grads = vertex.backward(g, needs)
         if len(parent_grads) != len(vertex.parents):
             raise RuntimeError(
                 f"the backward of op {vertex.op!r} returned {len(parent_grads)} gradients for its "
@@ -414,8 +415,6 @@ def _seeds(outputs, grad_outputs, create_graph, who):
 
 
 def _wanted(inputs, who):
-    from minigan.tensor import Tensor
-
     inputs = _as_sequence(inputs)
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor):
@@ -481,8 +480,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """
     if allow_unused is None:
         allow_unused = materialize_grads
-    from minigan.tensor import Tensor
-
     if retain_graph is None:
         retain_graph = create_graph
     targets = _wanted(inputs, "grad()")
@@ -509,3 +506,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             g = Tensor._from_op(g, (), None, None)
         results.append(g)
     return tuple(results)
+
+
+from minigan.tensor import Tensor  # noqa: E402  (at the end: tensor.py imports this module)

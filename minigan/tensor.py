@@ -73,8 +73,8 @@ class Tensor:
         """The output of op ``op``; records it on the tape if grad mode is on and a parent needs it.
 
         ``backward(g, needs, *saved)`` must return one gradient (shaped like that parent, or None) per
-        parent; ``saved`` lists the tensors it reads, and :data:`~minigan.autograd.OUTPUT` for the
-        output (see :mod:`minigan.autograd`). Without ``saved``, ``backward(g)`` works on arrays and the
+        parent; ``saved`` lists the tensors it reads, and :data:`~minigan.autograd.OUTPUT` — last — for
+        the output (see :mod:`minigan.autograd`). Without ``saved``, ``backward(g)`` works on arrays and the
         op is differentiable once.
         """
         out = cls.__new__(cls)
@@ -84,12 +84,19 @@ class Tensor:
         out.grad = None
         out.name = None
         out._hooks = None
-        if autograd._grad_enabled and any(p.requires_grad for p in parents):
-            out.requires_grad = True
-            out._node = autograd.Node(op, parents, backward, saved, out)
-        else:
-            out.requires_grad = False
-            out._node = None
+        if parents and autograd._grad_enabled:
+            if len(parents) == 1:
+                needs = (parents[0].requires_grad,)
+            elif len(parents) == 2:
+                needs = (parents[0].requires_grad, parents[1].requires_grad)
+            else:
+                needs = tuple([p.requires_grad for p in parents])
+            if True in needs:
+                out.requires_grad = True
+                out._node = autograd.Node(op, parents, needs, backward, saved, out)
+                return out
+        out.requires_grad = False
+        out._node = None
         return out
 
     @classmethod

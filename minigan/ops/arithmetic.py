@@ -23,7 +23,7 @@ def add(a, b):
         out = a.data + b.data
     except ValueError:
         raise broadcast_error("add", a, b) from None
-    a_shape, b_shape = a.shape, b.shape
+    a_shape, b_shape = a.data.shape, b.data.shape
 
     def backward(g, needs):
         return (unbroadcast(g, a_shape) if needs[0] else None,
@@ -39,7 +39,7 @@ def sub(a, b):
         out = a.data - b.data
     except ValueError:
         raise broadcast_error("sub", a, b) from None
-    a_shape, b_shape = a.shape, b.shape
+    a_shape, b_shape = a.data.shape, b.data.shape
 
     def backward(g, needs):
         return (unbroadcast(g, a_shape) if needs[0] else None,
@@ -55,7 +55,7 @@ def mul(a, b):
         out = a.data * b.data
     except ValueError:
         raise broadcast_error("mul", a, b) from None
-    a_shape, b_shape = a.shape, b.shape
+    a_shape, b_shape = a.data.shape, b.data.shape
 
     def backward(g, needs, a, b):
         return (unbroadcast(g * b, a_shape) if needs[0] else None,
@@ -72,7 +72,7 @@ def div(a, b):
         out = a.data / b.data
     except ValueError:
         raise broadcast_error("div", a, b) from None
-    a_shape, b_shape = a.shape, b.shape
+    a_shape, b_shape = a.data.shape, b.data.shape
 
     def backward(g, needs, b, out):
         return (unbroadcast(g / b, a_shape) if needs[0] else None,
@@ -159,7 +159,7 @@ def matmul(a, b):
     _check_matmul_shapes(a, b)
     out = a.data @ b.data
     saved = (a if b.requires_grad else None, b if a.requires_grad else None)
-    a_shape, b_shape = a.shape, b.shape
+    a_shape, b_shape = a.data.shape, b.data.shape
 
     if a.ndim == 2 and b.ndim == 2:
         def backward(g, needs, a, b):
