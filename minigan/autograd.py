@@ -45,6 +45,7 @@ differentiated. :func:`grad` returns gradients without touching ``.grad`` at all
 tool for gradient penalties and Hessian-vector products.
 """
 
+import sys
 import weakref
 
 from minigan.errors import GraphError, ShapeError
@@ -382,7 +383,7 @@ def _walk(seeds, retain_graph, create_graph, wanted=None):
             if parent_grad.dtype != parent.dtype:
                 parent_grad = parent_grad.astype(parent.dtype)
             if parent in pending:
-                pending[parent] = pending[parent] + parent_grad
+                _accumulate(pending, parent, parent_grad)
             else:
                 pending[parent] = parent_grad
         if not retain_graph:
@@ -390,6 +391,25 @@ def _walk(seeds, retain_graph, create_graph, wanted=None):
             vertex.saved = None
             vertex.parents = ()
     return finished if wanted is None else captured
+
+
+def _accumulate(pending, vertex, grad):
+    """pending[vertex] += grad: in place when the running sum is an array no one else can see, else a
+    new array (or tensor).
+
+    A gradient that reaches a vertex along several edges (a weight used on the real and on the fake
+    batch) is summed. Adding in place saves an array the size of the gradient, but only if nothing
+    else refers to the running sum: a backward may have returned the same array for two inputs (add
+    does), a hook may have kept it, or it may be a view of another array. So the sum is changed in
+    place only when it owns its memory and its only references are the dict entry and this call's
+    (CPython's reference count; NumPy elides temporaries by the same test).
+    """
+    total = pending[vertex]
+    if (not isinstance(total, Tensor) and total.flags.owndata and total.flags.writeable
+            and total.dtype == grad.dtype and total.shape == grad.shape and sys.getrefcount(total) == 3):
+        total += grad
+    else:
+        pending[vertex] = total + grad
 
 
 def _as_sequence(value):

@@ -46,7 +46,7 @@ _USER_SAMPLES, _PICTURES, _EVALUATION = 1, 2, 3
 LR_DECAYS = ("none", "linear")
 
 
-def _sum_of_squares(array, chunk=1 << 16):
+def _sum_of_squares(array, chunk=1 << 15):
     """Σ a² accumulated in float64. On NumPy the float64 copy is made a chunk at a time, into one small
     buffer: a float64 copy of the largest gradient was the peak of a small-batch step's memory."""
     flat = array.ravel()

@@ -29,7 +29,8 @@ def leaky_relu(x, negative_slope=0.2):
     slope = xp.asarray(negative_slope, dtype=x.dtype)
     arithmetic = 0 <= negative_slope <= 1 and (1 - slope) + slope == 1
     if arithmetic:
-        out = xp.maximum(x.data, x.data * slope)
+        out = x.data * slope
+        xp.maximum(out, x.data, out=out)
     else:
         out = xp.where(x.data > 0, x.data, x.data * slope)
 
