@@ -425,6 +425,100 @@ def _module_name():
     return spec.name if spec is not None else os.path.basename(sys.argv[0])
 
 
+def add_timing_arguments(parser, batch_sizes, json_name, check_help, profile_help):
+    """The options every timing benchmark takes: batch sizes, rounds, warm-up, budget, output, the
+    ``--check`` against a reference, threads, the pause between steps, PyTorch on or off, profiling."""
+    a = parser.add_argument
+    a("--batch-sizes", default=batch_sizes, help="comma-separated (default %(default)s)")
+    a("--repeats", type=int, default=30, help="timed rounds per batch size (default %(default)s)")
+    a("--warmup", type=int, default=3, help="untimed steps per system first (default %(default)s)")
+    a("--budget-s", type=float, default=None,
+      help="lower the rounds so each batch size takes about this long (min 5 rounds)")
+    a("--out", help="directory for the JSON and the Markdown table")
+    a("--json", help=f"path of the JSON results (default: DIR/{json_name} or a temp file)")
+    a("--check", action="store_true", help=check_help)
+    a("--threads", type=int, default=None, help="CPU threads for NumPy's BLAS and for PyTorch alike (default: all cores)")
+    a("--gap-ms", type=float, default=None,
+      help="untimed pause before each timed step (default: 120 with >1 thread and PyTorch, else 0)")
+    a("--no-torch", action="store_true", help="do not compare with PyTorch even if installed")
+    a("--profile", type=int, default=0, metavar="N", help=profile_help)
+    a("--profile-top", type=int, default=15, help="entries to list (default %(default)s)")
+
+
+def parse_timing_arguments(parser, argv, smallest_batch=1, why="must be positive"):
+    """Parse, then check the batch sizes (comma-separated, each at least ``smallest_batch``) and the rounds."""
+    args = parser.parse_args(argv)
+    try:
+        args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
+    except ValueError:
+        parser.error(f"--batch-sizes must be comma-separated integers, got {args.batch_sizes!r}")
+    if not args.batch_sizes or min(args.batch_sizes) < smallest_batch:
+        parser.error(f"--batch-sizes: {why}")
+    if args.repeats < 1 or args.warmup < 0:
+        parser.error("--repeats must be ≥ 1 and --warmup ≥ 0")
+    return args
+
+
+def measure_systems(systems, skipped, batch_size, args, references=("pytorch",)):
+    """Time ``systems`` interleaved and measure each one's peak memory at one batch size; the result
+    dict, with minigan's ratio of medians against each of ``references`` that ran."""
+    items = [Timed(s.label, s.step, s.sync) for s in systems]
+    times = time_interleaved(items, args.repeats, args.warmup, args.budget_s, gap_s=args.gap_s)
+    result = {"batch_size": batch_size, "rounds": len(next(iter(times.values()))), "warmup": args.warmup,
+              "systems": {}, "skipped": skipped, "ratios": {}}
+    for system in systems:
+        peak, method = system.peak_memory()
+        summary = summarize(times[system.label])
+        result["systems"][system.label] = {
+            "name": system.name, "median_ms": summary["median"], "p25_ms": summary["p25"], "p75_ms": summary["p75"],
+            "min_ms": summary["min"], "times_ms": [t * 1e3 for t in times[system.label]],
+            "peak_bytes": peak, "memory_method": method,
+        }
+    s = result["systems"]
+    for other in references:
+        if "minigan" in s and other in s:
+            result["ratios"][f"minigan/{other}"] = s["minigan"]["median_ms"] / s[other]["median_ms"]
+    return result
+
+
+def print_batch_result(result):
+    """One batch size's systems as a text table, the ratios, and the systems skipped (with why)."""
+    print(f"\nbatch {result['batch_size']}: median of {result['rounds']} interleaved rounds, "
+          f"after {result['warmup']} warm-up steps per system")
+    rows = [[e["name"], fmt_ms(e["median_ms"]), f"{fmt_ms(e['p25_ms'])}–{fmt_ms(e['p75_ms'])}", fmt_ms(e["min_ms"]),
+             fmt_mb(e["peak_bytes"]), e["memory_method"]] for e in result["systems"].values()]
+    print(text_table(["system", "ms/step", "p25–p75", "min", "peak MB", "peak memory measured by"], rows))
+    ratios = ", ".join(f"{k} = {fmt_ratio(v)}" for k, v in result["ratios"].items())
+    if ratios:
+        print(f"ratios of medians: {ratios}")
+    for label, reason in result["skipped"].items():
+        print(f"{label}: skipped — {reason}")
+
+
+def print_setup(payload, threads):
+    """The machine, the date, the threads and the pause between steps, as every benchmark prints them."""
+    print(f"machine: {describe_machine(payload['machine'])}")
+    print(f"date: {payload['machine']['date']}")
+    print(f"threads: {threads['description']}; pause before each timed step: {payload['gap_s'] * 1e3:.0f} ms")
+    if threads.get("warning"):
+        print(f"warning: {threads['warning']}")
+
+
+def measure_batch_sizes(data, args, measure, summary_rows, torch, torch_reason):
+    """``measure(data, batch_size, args, torch, torch_reason)`` at each of ``args.batch_sizes``, each
+    printed as it comes, then the summary table; the results."""
+    results = []
+    for batch_size in args.batch_sizes:
+        result = measure(data, batch_size, args, torch, torch_reason)
+        print_batch_result(result)
+        results.append(result)
+        sys.stdout.flush()
+    header, rows = summary_rows(results)
+    print("\nsummary (medians; ratios > 1 mean minigan is slower):")
+    print(text_table(header, rows))
+    return results
+
+
 def start_comparison(args):
     """The shared start of ``benchmarks.ops`` and ``benchmarks.scaling``: load PyTorch (unless
     ``--no-torch``), set the thread count, choose the pause between runs, and print the machine.

@@ -58,70 +58,16 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.step", description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
                         help="numpy: minigan and floor on NumPy vs PyTorch CPU; cupy: on CuPy vs PyTorch CUDA")
-    parser.add_argument("--batch-sizes", default="64,256,1024,4096", help="comma-separated (default %(default)s)")
-    parser.add_argument("--repeats", type=int, default=30, help="timed rounds per batch size (default %(default)s)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps per system first (default %(default)s)")
-    parser.add_argument("--budget-s", type=float, default=None,
-                        help="lower the rounds so each batch size takes about this long (min 5 rounds)")
-    parser.add_argument("--out", help="directory for the JSON and the Markdown table")
-    parser.add_argument("--json", help="path of the JSON results (default: DIR/step_<backend>.json or a temp file)")
-    parser.add_argument("--check", action="store_true", help="verify the floor against minigan (float64) first")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for NumPy's BLAS and for PyTorch alike (default: all cores)")
-    parser.add_argument("--gap-ms", type=float, default=None,
-                        help="untimed pause before each timed step (default: 120 with >1 thread and PyTorch, else 0)")
-    parser.add_argument("--no-torch", action="store_true", help="do not compare with PyTorch even if installed")
-    parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="cProfile N minigan steps at the first batch size and print the top functions")
-    parser.add_argument("--profile-top", type=int, default=15, help="functions to list (default %(default)s)")
-    args = parser.parse_args(argv)
-    try:
-        args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
-    except ValueError:
-        parser.error(f"--batch-sizes must be comma-separated integers, got {args.batch_sizes!r}")
-    if not args.batch_sizes or min(args.batch_sizes) < 2:
-        parser.error("--batch-sizes: BatchNorm needs batches of at least 2")
-    if args.repeats < 1 or args.warmup < 0:
-        parser.error("--repeats must be ≥ 1 and --warmup ≥ 0")
-    return args
+    _common.add_timing_arguments(parser, "64,256,1024,4096", "step_<backend>.json",
+                                 check_help="verify the floor against minigan (float64) first",
+                                 profile_help="cProfile N minigan steps at the first batch size and print the top functions")
+    return _common.parse_timing_arguments(parser, argv, smallest_batch=2, why="BatchNorm needs batches of at least 2")
 
 
 def measure_batch_size(data, batch_size, args, torch, torch_reason):
     """Build the systems for one batch size, time them interleaved, measure memory; return a dict."""
     systems, skipped = build_systems(data, batch_size, args.backend, torch, torch_reason, threads=args.threads)
-    items = [_common.Timed(s.label, s.step, s.sync) for s in systems]
-    times = _common.time_interleaved(items, args.repeats, args.warmup, args.budget_s, gap_s=args.gap_s)
-    result = {"batch_size": batch_size, "rounds": len(next(iter(times.values()))), "warmup": args.warmup,
-              "systems": {}, "skipped": skipped, "ratios": {}}
-    for system in systems:
-        peak, method = system.peak_memory()
-        summary = _common.summarize(times[system.label])
-        result["systems"][system.label] = {
-            "name": system.name, "median_ms": summary["median"], "p25_ms": summary["p25"], "p75_ms": summary["p75"],
-            "min_ms": summary["min"], "times_ms": [t * 1e3 for t in times[system.label]],
-            "peak_bytes": peak, "memory_method": method,
-        }
-    s = result["systems"]
-    for other in ("pytorch", "floor"):
-        if "minigan" in s and other in s:
-            result["ratios"][f"minigan/{other}"] = s["minigan"]["median_ms"] / s[other]["median_ms"]
-    return result
-
-
-def print_batch_size(result):
-    print(f"\nbatch {result['batch_size']}: median of {result['rounds']} interleaved rounds, "
-          f"after {result['warmup']} warm-up steps per system")
-    rows = []
-    for entry in result["systems"].values():
-        rows.append([entry["name"], _common.fmt_ms(entry["median_ms"]),
-                     f"{_common.fmt_ms(entry['p25_ms'])}–{_common.fmt_ms(entry['p75_ms'])}",
-                     _common.fmt_ms(entry["min_ms"]), _common.fmt_mb(entry["peak_bytes"]), entry["memory_method"]])
-    print(_common.text_table(["system", "ms/step", "p25–p75", "min", "peak MB", "peak memory measured by"], rows))
-    ratios = ", ".join(f"{k} = {_common.fmt_ratio(v)}" for k, v in result["ratios"].items())
-    if ratios:
-        print(f"ratios of medians: {ratios}")
-    for label, reason in result["skipped"].items():
-        print(f"{label}: skipped — {reason}")
+    return _common.measure_systems(systems, skipped, batch_size, args, references=("pytorch", "floor"))
 
 
 def summary_rows(results):
@@ -183,22 +129,9 @@ def main(argv=None):
     payload["gap_s"] = args.gap_s
 
     payload["machine"] = _common.machine_info(torch, cupy)
-    print(f"machine: {_common.describe_machine(payload['machine'])}")
-    print(f"date: {payload['machine']['date']}")
-    print(f"threads: {threads['description']}; pause before each timed step: {args.gap_s * 1e3:.0f} ms")
-    if threads.get("warning"):
-        print(f"warning: {threads['warning']}")
+    _common.print_setup(payload, threads)
     data = benchmark_data()
-    results = []
-    for batch_size in args.batch_sizes:
-        result = measure_batch_size(data, batch_size, args, torch, torch_reason)
-        print_batch_size(result)
-        results.append(result)
-        sys.stdout.flush()
-
-    header, rows = summary_rows(results)
-    print("\nsummary (medians; ratios > 1 mean minigan is slower):")
-    print(_common.text_table(header, rows))
+    results = _common.measure_batch_sizes(data, args, measure_batch_size, summary_rows, torch, torch_reason)
     if args.profile:
         report = profile_minigan(data, args.batch_sizes[0], args.backend, args.profile, args.profile_top)
         payload["profile"] = report

@@ -90,6 +90,17 @@ def train(trainer, steps, evaluate_at=None, eval_samples=1000, log_every=0, on_l
     return {"evals": evals, "logs": logs, "steps": trainer.step_count, "seconds": elapsed, "diverged": diverged}
 
 
+def central_difference(f, at, eps=1e-6):
+    """(f(at + ε eᵢ) − f(at − ε eᵢ)) / 2ε for every element i of the array ``at``: the lessons' check of
+    every derivative they print."""
+    grad = np.zeros(np.shape(at))
+    for i in np.ndindex(*grad.shape):
+        step = np.zeros(grad.shape)
+        step[i] = eps
+        grad[i] = (f(at + step) - f(at - step)) / (2 * eps)
+    return grad
+
+
 def finite(values):
     """The values that are finite numbers (None and NaN, which mark a failed measurement, dropped)."""
     return [float(v) for v in values if v is not None and math.isfinite(float(v))]

@@ -31,7 +31,6 @@ import minigan
 from minigan.graph import nodes as tape_nodes
 from minigan.nn import functional as F
 
-EPS = 1e-6       # finite-difference step
 BN_EPS = 1e-5    # BatchNorm's ε
 SLOPE = 0.2
 TARGETS = np.array([[1.0], [0.0], [1.0], [0.0]])
@@ -77,16 +76,6 @@ def loss(p, leaf=None, value=None, nudge=None):
             p[leaf].data = saved
 
 
-def central_difference(f, at):
-    """(f(at + ε eᵢ) − f(at − ε eᵢ)) / 2ε for every element i of the array ``at``."""
-    grad = np.zeros(np.shape(at))
-    for i in np.ndindex(*grad.shape):
-        step = np.zeros(grad.shape)
-        step[i] = EPS
-        grad[i] = (f(at + step) - f(at - step)) / (2 * EPS)
-    return grad
-
-
 def walk(p):
     """Build the graph, print the tape, backpropagate; per node (tape order): name, op, shape,
     autograd's ∂L/∂v and the finite difference. Also the edges, the tape text and ∂L/∂y."""
@@ -106,9 +95,9 @@ def walk(p):
         name = names[v]
         t = tensors[name]
         if name in p:
-            numeric = central_difference(lambda value: loss(p, leaf=name, value=value), t.data)
+            numeric = _study.central_difference(lambda value: loss(p, leaf=name, value=value), t.data)
         else:
-            numeric = central_difference(lambda value: loss(p, nudge=(name, value - values[name])), values[name])
+            numeric = _study.central_difference(lambda value: loss(p, nudge=(name, value - values[name])), values[name])
         rows.append({"name": name, "op": ops[name], "shape": t.shape, "grad": np.array(t.grad), "numeric": numeric})
     return rows, edges, tape, values
 
@@ -148,7 +137,7 @@ def batch_norm_trace(p, values, grads):
         ("∂L/∂γ", "Σᵢ gᵢ · x̂ᵢ", d_gamma, lambda v: loss_of_y(v * x_hat + beta), gamma, p["γ"].grad),
         ("∂L/∂β", "Σᵢ gᵢ", d_beta, lambda v: loss_of_y(gamma * x_hat + v), beta, p["β"].grad),
     ]
-    return [{"term": term, "equation": eq, "value": value, "numeric": central_difference(f, at),
+    return [{"term": term, "equation": eq, "value": value, "numeric": _study.central_difference(f, at),
              "minigan": None if ours is None else np.array(ours)} for term, eq, value, f, at, ours in terms]
 
 

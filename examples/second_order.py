@@ -119,16 +119,6 @@ def hessian_vector_product(loss_fn, theta, v):
     return hv.numpy()
 
 
-def central_difference(f, at):
-    """(f(at + ε eᵢ) − f(at − ε eᵢ)) / 2ε for every element i of the array ``at``."""
-    grad = np.zeros(np.shape(at))
-    for i in np.ndindex(*grad.shape):
-        step = np.zeros(grad.shape)
-        step[i] = EPS
-        grad[i] = (f(at + step) - f(at - step)) / (2 * EPS)
-    return grad
-
-
 def hessian_by_finite_differences(loss_fn, theta):
     """Column j: (∇L(θ + ε eⱼ) − ∇L(θ − ε eⱼ)) / 2ε, from first-order backward passes only."""
     columns = []
@@ -175,7 +165,7 @@ def check_hessian(checks, label, loss_fn, theta, hessian):
     """∇L against finite differences of L (the finite-difference H is made of these gradients); H against
     finite differences of ∇L (entries and eigenvalues); one HVP against finite differences; H's symmetry."""
     checks.compare(f"∇L {label}", "finite differences of L", loss_and_gradient(loss_fn, theta)[1],
-                   central_difference(lambda at: loss_value(loss_fn, at), theta), 1e-6)
+                   _study.central_difference(lambda at: loss_value(loss_fn, at), theta), 1e-6)
     numeric = hessian_by_finite_differences(loss_fn, theta)
     checks.compare(f"H {label}", "finite differences of ∇L", hessian, numeric, 1e-6)
     checks.compare(f"eigenvalues of H {label}", "eigenvalues of the finite-difference H",
@@ -321,7 +311,7 @@ def check_penalty(checks, label, critic, x_hat):
     x = minigan.tensor(x_hat, requires_grad=True, dtype="float64")
     gx = minigan.grad(critic(x).sum(), x)[0].numpy()
     checks.compare(f"∇ₓD(x̂), {label} critic", "finite differences of D",
-                   gx, central_difference(lambda at: critic_sum(critic, at), x_hat), 1e-6)
+                   gx, _study.central_difference(lambda at: critic_sum(critic, at), x_hat), 1e-6)
     penalty = gradient_penalty(critic, x_hat)
     # materialize_grads: a parameter that P does not depend on (LeakyReLU's biases) gets zeros, not an error
     ours = [g.numpy() for g in minigan.grad(penalty, critic.parameters(), materialize_grads=True)]

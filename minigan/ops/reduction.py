@@ -100,6 +100,18 @@ def _extreme(op, a, axis, keepdims):
     return Tensor._from_op(out, (a,), backward, op, saved=(a,))
 
 
+def _variance(op, a, axis, ddof, keepdims):
+    """(axes, n, Σ (x − μ)² / (n − ddof)) over ``axis``: the forward var and std share, checked."""
+    axes = normalize_axes(op, axis, a.ndim)
+    n = _count(a.shape, axes)
+    if n - ddof <= 0:
+        raise ShapeError(
+            f"{op}: {n} element(s) over axes {axes} of shape {a.shape} are too few for ddof={ddof}"
+        )
+    centered = a.data - a.data.mean(axis=axes, keepdims=True)
+    return axes, n, (centered * centered).sum(axis=axes, keepdims=keepdims) / (n - ddof)
+
+
 def var(a, axis=None, ddof=0, keepdims=False):
     """out = Σ (x − μ)² / (n − ddof) over ``axis``;  da = g · 2 (x − μ) / (n − ddof).
 
@@ -107,15 +119,7 @@ def var(a, axis=None, ddof=0, keepdims=False):
     term needs no gradient of its own: Σ (x − μ) = 0, so its contribution vanishes. (Under
     ``create_graph`` the backward recomputes x − μ from x, so its own derivative includes μ's.)
     """
-    axes = normalize_axes("var", axis, a.ndim)
-    n = _count(a.shape, axes)
-    if n - ddof <= 0:
-        raise ShapeError(
-            f"var: {n} element(s) over axes {axes} of shape {a.shape} are too few for ddof={ddof}"
-        )
-    centered = a.data - a.data.mean(axis=axes, keepdims=True)
-    out = (centered * centered).sum(axis=axes, keepdims=keepdims) / (n - ddof)
-    del centered
+    axes, n, out = _variance("var", a, axis, ddof, keepdims)
     keep = kept_shape(a.shape, axes)
 
     def backward(g, needs, a):
@@ -257,15 +261,8 @@ def std(a, axis=None, ddof=0, keepdims=False):
     (a constant slice) the gradient is 0, as in PyTorch, and the division is never evaluated there, so
     no NaN reaches a second derivative either.
     """
-    axes = normalize_axes("std", axis, a.ndim)
-    n = _count(a.shape, axes)
-    if n - ddof <= 0:
-        raise ShapeError(
-            f"std: {n} element(s) over axes {axes} of shape {a.shape} are too few for ddof={ddof}"
-        )
-    centered = a.data - a.data.mean(axis=axes, keepdims=True)
-    out = a.xp.sqrt((centered * centered).sum(axis=axes, keepdims=keepdims) / (n - ddof))
-    del centered
+    axes, n, out = _variance("std", a, axis, ddof, keepdims)
+    out = a.xp.sqrt(out)
     keep = kept_shape(a.shape, axes)
 
     def backward(g, needs, a, out):
