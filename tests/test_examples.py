@@ -28,9 +28,12 @@ EXPECTED = {
     "backprop_walkthrough": {"rows": ["b2", "W2", "β", "γ", "b1", "W1", "x", "h", "y", "a", "z", "ℓ", "L",
                                       "∂L/∂x̂ᵢ", "∂L/∂σ²", "∂L/∂μ", "∂L/∂xᵢ", "∂L/∂γ", "∂L/∂β"],
                              "text": ["%8 = batch_norm(%7, %3, %2)"]},
-    "custom_layer_gradcheck": {"rows": ["softplus (right backward)", "softplus (wrong backward: σ' for σ)"]
-                               + ["Swish layer (right backward)"] * 2 + ["Swish layer (β-gradient forgets g)"] * 2,
-                               "text": ["is float32, but finite differences need float64"]},
+    "custom_layer_gradcheck": {"rows": ["1. softplus", "2. softplus, slip: σ' for σ", "3. Swish layer",
+                                        "4. Swish layer, β-gradient forgets g", "5. softplus, float32 input",
+                                        "6. softplus, backward reads x.data", "7. softplus, first-order interface",
+                                        "softplus(x)", "d/dx", "d²/dx²", "d³/dx³"],
+                               "text": ["is float32, but finite differences need float64",
+                                        "op 'my_softplus_first_order' was recorded with a backward on arrays only"]},
     "second_order": {"rows": ["∇L at θ₀", "H at θ₀", "H at θ₀", "eigenvalues of H at θ₀", "H v at θ₀, v random",
                               "∇ₓD(x̂), LeakyReLU 0.2 critic", "∂P/∂θ, LeakyReLU 0.2 critic",
                               "∇ₓD(x̂), softplus critic", "∂P/∂θ, softplus critic"],
@@ -93,11 +96,26 @@ def test_walkthrough_gradients_match_finite_differences(quick_run):
 
 def test_gradcheck_example_catches_exactly_the_wrong_backwards(quick_run):
     _, out = quick_run("custom_layer_gradcheck")
-    verdicts = {row[0]: row[-1] for row in table_rows((out / "custom_layer_gradcheck.md").read_text())[1:]}
-    assert verdicts == {"softplus (right backward)": "passed: as it should",
-                        "softplus (wrong backward: σ' for σ)": "failed: as it should",
-                        "Swish layer (right backward)": "passed: as it should",
-                        "Swish layer (β-gradient forgets g)": "failed: as it should"}
+    first_table = (out / "custom_layer_gradcheck.md").read_text().split("\n\n| ")[1]
+    verdicts = {row[0]: tuple(row[2:]) for row in table_rows("| " + first_table)[1:]}
+    assert verdicts == {
+        "1. softplus": ("passed", "passed", "yes"),
+        "2. softplus, slip: σ' for σ": ("failed: input 0", "failed: input 0", "yes"),
+        "3. Swish layer": ("passed", "passed", "yes"),
+        "4. Swish layer, β-gradient forgets g": ("failed: input 1", "passed", "yes"),
+        "5. softplus, float32 input": ("raised DTypeError", "raised DTypeError", "yes"),
+        "6. softplus, backward reads x.data": ("passed", "failed: input 0", "yes"),
+        "7. softplus, first-order interface": ("passed", "raised GraphError", "yes"),
+    }
+
+
+def test_gradcheck_example_softplus_matches_the_builtin_to_third_order_and_the_cut_one_does_not(quick_run):
+    _, out = quick_run("custom_layer_gradcheck")
+    rows = table_rows((out / "custom_layer_gradcheck.md").read_text())
+    gaps = {row[0]: (float(row[2]), float(row[3])) for row in rows if row[0] in ("softplus(x)", "d/dx", "d²/dx²", "d³/dx³")}
+    assert len(gaps) == 4
+    assert max(ours for ours, _ in gaps.values()) < 1e-14
+    assert gaps["d/dx"][1] < 1e-14 and gaps["d²/dx²"][1] > 0.2  # the cut one: right once, 0 twice
 
 
 def test_second_order_lesson_checks_pass_and_newton_converges(quick_run):
