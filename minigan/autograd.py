@@ -48,7 +48,9 @@ tool for gradient penalties and Hessian-vector products.
 import sys
 import weakref
 
-from minigan.errors import GraphError, ShapeError
+import numpy as np
+
+from minigan.errors import DTypeError, GraphError, ShapeError
 
 _grad_enabled = True
 
@@ -214,9 +216,9 @@ def _leading_to(order, wanted):
     return relevant
 
 
-def _check_not_freed(order):
+def _check_not_freed(order, relevant):
     for vertex in order:
-        if type(vertex) is Node and vertex.backward is None:
+        if type(vertex) is Node and vertex.backward is None and (relevant is None or vertex in relevant):
             raise GraphError(
                 f"backward through a freed graph: the output of {vertex.op!r} (shape {vertex.shape}) "
                 "already had its graph freed by an earlier backward(). Pass retain_graph=True to the "
@@ -263,14 +265,16 @@ def _seed(root, grad, create_graph, who):
 
 def _run_hooks(hooks, vertex, grad):
     is_tensor = isinstance(grad, Tensor)
-    for hook in hooks:
+    for hook in list(hooks):  # a hook may remove itself: every hook registered now still runs
         replaced = hook(grad)
         if replaced is None:
             continue
-        if replaced.shape != grad.shape:
-            raise ShapeError(
-                f"a gradient hook on a tensor of shape {vertex.shape} returned shape {replaced.shape}; "
-                "a hook must return None or an array of the gradient's shape"
+        if replaced.shape != grad.shape or replaced.dtype != grad.dtype:
+            error = ShapeError if replaced.shape != grad.shape else DTypeError
+            raise error(
+                f"a gradient hook on a tensor of shape {vertex.shape} and dtype {vertex.dtype} returned shape "
+                f"{replaced.shape} and dtype {replaced.dtype}; a hook must return None or a value of the "
+                "gradient's shape and dtype"
             )
         if is_tensor:
             grad = _as_tensor(replaced)
@@ -324,8 +328,8 @@ def _walk(seeds, retain_graph, create_graph, wanted=None):
     the part of the graph leading to them is run and their gradients are returned as a dict.
     """
     order = topological_order(*seeds)
-    _check_not_freed(order)
     relevant = None if wanted is None else _leading_to(order, wanted)
+    _check_not_freed(order, relevant)
     pending = dict(seeds)
     finished = []
     captured = {}
@@ -386,10 +390,9 @@ def _walk(seeds, retain_graph, create_graph, wanted=None):
                 _accumulate(pending, parent, parent_grad)
             else:
                 pending[parent] = parent_grad
-        if not retain_graph:
+        if not retain_graph:  # the edges stay (they hold nodes, no data), so the graph's shape is known
             vertex.backward = None
             vertex.saved = None
-            vertex.parents = ()
     return finished if wanted is None else captured
 
 
@@ -405,7 +408,7 @@ def _accumulate(pending, vertex, grad):
     (CPython's reference count; NumPy elides temporaries by the same test).
     """
     total = pending[vertex]
-    if (not isinstance(total, Tensor) and total.flags.owndata and total.flags.writeable
+    if (not isinstance(total, Tensor) and total.flags.owndata and getattr(total.flags, "writeable", True)
             and total.dtype == grad.dtype and total.shape == grad.shape and sys.getrefcount(total) == 3):
         total += grad
     else:
@@ -457,28 +460,44 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     """
     if retain_graph is None:
         retain_graph = create_graph
-    seeds = _seeds(tensors, grad_tensors, create_graph, "backward()")
-    if inputs is None:
-        finished = _walk(seeds, retain_graph, create_graph)
-    else:
-        targets = _wanted(inputs, "backward()")
-        captured = _walk(seeds, retain_graph, create_graph, {vertex_of(t) for t in targets})
-        finished = [(t, captured[vertex_of(t)]) for t in targets if vertex_of(t) in captured]
-    # Stored only now, so that an op's backward failing half-way leaves every .grad as it was.
-    stored = set()  # ids of arrays already kept as some tensor's .grad: never store one twice.
-    for tensor, g in finished:
-        _store_gradient(tensor, g, stored)
+    with _grad_mode(create_graph):
+        seeds = _seeds(tensors, grad_tensors, create_graph, "backward()")
+        if inputs is None:
+            finished = _walk(seeds, retain_graph, create_graph)
+        else:
+            targets = _wanted(inputs, "backward()")
+            captured = _walk(seeds, retain_graph, create_graph, {vertex_of(t) for t in targets})
+            finished = [(t, captured[vertex_of(t)]) for t in targets if vertex_of(t) in captured]
+        # Stored only now, so that an op's backward failing half-way leaves every .grad as it was.
+        stored = set()  # ids of arrays already kept as some tensor's .grad: never store one twice.
+        for tensor, g in finished:
+            _store_gradient(tensor, g, stored)
+        del finished
+
+
+def _grad_mode(create_graph):
+    """Backward passes run with grad mode on exactly when they build a graph (PyTorch's rule), whatever
+    the caller's mode: ``grad(..., create_graph=True)`` inside ``no_grad()`` still records."""
+    return enable_grad() if create_graph else no_grad()
 
 
 def _store_gradient(tensor, g, stored):
-    """Add ``g`` into ``tensor.grad``. A stored array is never shared with another tensor or a view."""
+    """Add ``g`` into ``tensor.grad``. A stored value is never shared with another tensor, a view, a
+    hook that kept it, or the caller (a seed): an array is copied unless it is fresh and ours alone
+    (the reference count says whether anyone else holds it); a tensor (create_graph) is copied as an op.
+    """
     if tensor.grad is not None:
         tensor.grad = tensor.grad + g
         return
-    if not hasattr(g, "_node"):  # an array
-        if not g.flags.owndata or id(g) in stored:
-            g = g.copy()
-        stored.add(id(g))
+    if isinstance(g, Tensor):
+        tensor.grad = g.astype(g.dtype)
+        return
+    if isinstance(g, np.generic):  # arithmetic on 0-d arrays gives NumPy scalars: keep a writable array
+        g = np.asarray(g)
+    # Held here by the caller's pair, its loop variable, this argument and getrefcount's own.
+    if not g.flags.owndata or id(g) in stored or sys.getrefcount(g) > 4:
+        g = g.copy()
+    stored.add(id(g))
     tensor.grad = g
 
 
@@ -503,8 +522,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if retain_graph is None:
         retain_graph = create_graph
     targets = _wanted(inputs, "grad()")
-    seeds = _seeds(outputs, grad_outputs, create_graph, "grad()")
-    captured = _walk(seeds, retain_graph, create_graph, {vertex_of(t) for t in targets})
+    with _grad_mode(create_graph):
+        seeds = _seeds(outputs, grad_outputs, create_graph, "grad()")
+        captured = _walk(seeds, retain_graph, create_graph, {vertex_of(t) for t in targets})
     results = []
     returned = set()
     for i, t in enumerate(targets):

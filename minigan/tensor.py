@@ -156,7 +156,7 @@ class Tensor:
         :class:`~minigan.autograd.Node` once an intermediate tensor has been dropped (the graph keeps
         nodes, not data), or None for an input that needs no gradient.
         """
-        if self._node is None:
+        if self._node is None or self._node.backward is None:
             return ()
         return tuple(_input_of(v) for v in self._node.parents)
 

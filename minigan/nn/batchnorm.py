@@ -106,7 +106,9 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
             running_var.data *= 1 - momentum
             running_var.data += (momentum * m / (m - 1)) * var
     else:
-        mean, var = running_mean.data, running_var.data
+        # A copy of the running mean (C numbers): a training-mode call before this op's backward
+        # updates the buffer in place, and the backward must see the mean the forward used.
+        mean, var = running_mean.data.copy(), running_var.data
         x_hat = x.data - _per_feature(mean, x.ndim)
     inv_std = 1 / xp.sqrt(var + eps)
     x_hat *= _per_feature(inv_std, x.ndim)
