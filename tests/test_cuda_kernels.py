@@ -531,3 +531,38 @@ def test_bias_leaky_relu_gradcheck_through_the_kernel(on_cupy, monkeypatch):
     bias = minigan.random.uniform(-0.1, 0.1, (4,), dtype="float64", requires_grad=True)  # h + b stays off 0
     assert minigan.gradcheck(lambda h, b: F.bias_leaky_relu(h, b, 0.2), (h, bias))
     assert calls
+
+
+# ------------------------------------------------------------------ second derivatives through the kernels
+# Under create_graph each fused op's backward runs its closed form as recorded ops (the kernels work on
+# arrays only); the first derivatives must still match the kernel's, and the second be right.
+
+
+def test_batch_norm_gradgradcheck_through_the_kernel(on_cupy, monkeypatch):
+    calls = spy(monkeypatch, "batchnorm_backward")
+    minigan.random.seed(3)
+    x = minigan.random.normal(0.0, 1.0, (6, 4), dtype="float64", requires_grad=True)
+    w = minigan.random.uniform(0.5, 1.5, (4,), dtype="float64", requires_grad=True)
+    b = minigan.random.normal(0.0, 0.1, (4,), dtype="float64", requires_grad=True)
+    assert minigan.gradgradcheck(lambda x, w, b: F.batch_norm(x, w, b, None, None, training=True), (x, w, b))
+    assert calls  # the plain backward (the first-order comparison inside gradgradcheck) used the kernel
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_bce_with_logits_gradgradcheck_through_the_kernel(on_cupy, monkeypatch, reduction):
+    calls = spy(monkeypatch, "bce_with_logits_backward")
+    minigan.random.seed(1)
+    z = minigan.random.normal(0.0, 3.0, (7, 3), dtype="float64", requires_grad=True)
+    target = minigan.random.uniform(0.0, 1.0, (7, 3), dtype="float64")
+    assert minigan.gradgradcheck(lambda z: F.binary_cross_entropy_with_logits(z, target, reduction=reduction), (z,))
+    assert calls
+
+
+def test_bias_leaky_relu_gradgradcheck_through_the_kernel(on_cupy, monkeypatch):
+    calls = spy(monkeypatch, "bias_leaky_relu_backward")
+    minigan.random.seed(2)
+    signs = minigan.tensor(np.where(np.arange(24).reshape(6, 4) % 3 == 0, -1.0, 1.0), dtype="float64")
+    h = (signs * minigan.random.uniform(0.3, 2.0, (6, 4), dtype="float64")).detach().requires_grad_()
+    bias = minigan.random.uniform(-0.1, 0.1, (4,), dtype="float64", requires_grad=True)
+    assert minigan.gradgradcheck(lambda h, b: minigan.tanh(F.bias_leaky_relu(h, b, 0.2)), (h, bias))
+    assert calls
