@@ -285,15 +285,11 @@ def _run_hooks(hooks, vertex, grad):
     return grad
 
 
-def _call_backward(node, g, needs, create_graph):
-    """Run ``node``'s backward on arrays, or on tensors (recording it) under ``create_graph``."""
+def _backward_on_tensors(node, g, needs):
+    """Run ``node``'s backward on tensors under ``create_graph``, so that it records itself."""
     saved = node.saved
-    if not create_graph:
-        if saved is None:  # an op with the first-order interface: backward(g) on arrays
-            return node.backward(g)
-        return node.backward(g, needs, *[s.data if isinstance(s, Tensor) else s for s in saved])
     with enable_grad():
-        if saved is None:
+        if saved is None:  # an op with the first-order interface: backward(g) on arrays
             grads = node.backward(g.data)
             return tuple(None if x is None else _once_differentiable(x, g, node) for x in grads)
         values = [s if s is None or isinstance(s, Tensor) else Tensor._from_node(s, node) for s in saved]
@@ -364,12 +360,12 @@ def _walk(seeds, retain_graph, create_graph, wanted=None):
             if not any(needs):
                 continue
         saved = vertex.saved
-        if create_graph or saved is None:
-            parent_grads = _call_backward(vertex, g, needs, create_graph)
-        elif saved:  # the ordinary pass, inlined: arrays in, arrays out
+        if create_graph:
+            parent_grads = _backward_on_tensors(vertex, g, needs)
+        elif saved is None:  # an op with the first-order interface: backward(g) on arrays
+            parent_grads = vertex.backward(g)
+        else:                # the ordinary pass: arrays in, arrays out
             parent_grads = vertex.backward(g, needs, *[s.data if isinstance(s, Tensor) else s for s in saved])
-        else:
-            parent_grads = vertex.backward(g, needs)
         if len(parent_grads) != len(vertex.parents):
             raise RuntimeError(
                 f"the backward of op {vertex.op!r} returned {len(parent_grads)} gradients for its "
@@ -537,9 +533,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 )
             results.append(Tensor._from_op(t.xp.zeros_like(t.data), (), None, None) if materialize_grads else None)
             continue
-        if not create_graph:
-            if isinstance(g, Tensor):  # a hook may have replaced it with a tensor
-                g = g.data
+        if not create_graph:  # an array (a hook's tensor became its array in _run_hooks)
             if not g.flags.owndata or id(g) in returned:
                 g = g.copy()
             returned.add(id(g))

@@ -102,11 +102,7 @@ class Tensor:
     @classmethod
     def _from_node(cls, data, node):
         """A tensor holding ``data`` whose graph is ``node``: an op's saved output, under create_graph."""
-        out = cls.__new__(cls)
-        out.data = data
-        out.grad = None
-        out.name = None
-        out._hooks = None
+        out = cls._from_op(data, (), None, None)
         out.requires_grad = True
         out._node = node
         return out
@@ -221,14 +217,14 @@ class Tensor:
         """
         if not self.requires_grad:
             raise GraphError("register_hook() on a tensor that does not require grad: it gets no gradient")
-        owner = self._node if self._node is not None else self
-        hooks = owner.hooks if owner is self._node else self._hooks
-        if hooks is None:
-            hooks = []
-            if owner is self._node:
-                self._node.hooks = hooks
-            else:
-                self._hooks = hooks
+        if self._node is not None:  # an op's output: the hook belongs to its node, as its gradient does
+            if self._node.hooks is None:
+                self._node.hooks = []
+            hooks = self._node.hooks
+        else:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
         hooks.append(hook)
         return autograd.RemovableHandle(hooks, hook)
 

@@ -27,7 +27,6 @@ import pytest
 import minigan
 from minigan import DTypeError, GraphError
 from minigan.nn import BatchNorm1d
-from minigan.nn import functional as F
 from minigan.nn.batchnorm import batch_norm
 from minigan.tensor import Tensor
 from tests.conftest import to_numpy

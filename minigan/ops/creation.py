@@ -118,13 +118,13 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
 def rand(*size, dtype=None, requires_grad=False):
     """A tensor of shape ``size`` of draws uniform on [0, 1), from :mod:`minigan.random`'s generator."""
     shape, dtype = _size(size, "rand"), _dtype(dtype, "rand")
-    return _from_host(_random.generator().random(shape), dtype, requires_grad)
+    return _random.uniform(0.0, 1.0, shape, dtype=dtype, requires_grad=requires_grad)
 
 
 def randn(*size, dtype=None, requires_grad=False):
     """A tensor of shape ``size`` of standard normal draws, from :mod:`minigan.random`'s generator."""
     shape, dtype = _size(size, "randn"), _dtype(dtype, "randn")
-    return _from_host(_random.generator().standard_normal(shape), dtype, requires_grad)
+    return _random.randn(*shape, dtype=dtype, requires_grad=requires_grad)
 
 
 def zeros_like(a, dtype=None, requires_grad=False):
@@ -148,12 +148,10 @@ def full_like(a, fill_value, dtype=None, requires_grad=False):
 def rand_like(a, dtype=None, requires_grad=False):
     """Draws uniform on [0, 1) with ``a``'s shape, dtype (unless ``dtype`` is given) and backend."""
     dtype = _like(a, dtype, "rand_like")
-    host = _random.generator().random(a.shape).astype(dtype, copy=False)
-    return _leaf(a.xp.asarray(host), requires_grad)
+    return _random.uniform(0.0, 1.0, a.shape, dtype=dtype, requires_grad=requires_grad, backend=a.backend)
 
 
 def randn_like(a, dtype=None, requires_grad=False):
     """Standard normal draws with ``a``'s shape, dtype (unless ``dtype`` is given) and backend."""
     dtype = _like(a, dtype, "randn_like")
-    host = _random.generator().standard_normal(a.shape).astype(dtype, copy=False)
-    return _leaf(a.xp.asarray(host), requires_grad)
+    return _random.randn(*a.shape, dtype=dtype, requires_grad=requires_grad, backend=a.backend)

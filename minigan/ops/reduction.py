@@ -219,7 +219,6 @@ def prod(a, axis=None, keepdims=False):
     inverse = tuple(int(i) for i in np.argsort(order))
     moved_shape = tuple(a.shape[i] for i in order)
     rows_shape = tuple(a.shape[i] for i in kept_axes) + (_count(a.shape, axes),)
-    a_shape = a.shape
 
     def backward(g, needs, a):
         if a.size == 0:

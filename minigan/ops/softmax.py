@@ -14,7 +14,7 @@ import numpy as np
 from minigan.autograd import OUTPUT
 from minigan.errors import ShapeError
 from minigan.ops.namespace import array_of, namespace
-from minigan.ops.reduction import _count, kept_shape, normalize_axes
+from minigan.ops.reduction import _count, normalize_axes
 from minigan.tensor import Tensor
 
 
