@@ -519,6 +519,34 @@ def measure_batch_sizes(data, args, measure, summary_rows, torch, torch_reason):
     return results
 
 
+def write_results(args, payload, results, stem, title, summary_rows, legend, header_lines=()):
+    """The run as JSON (``--json``, else DIR/STEM.json with ``--out``, else a temporary file) and, with
+    ``--out``, as DIR/STEM.md: the title, command, date, machine, any ``header_lines``, the summary
+    table, ``legend`` and how each system's peak memory was measured."""
+    payload["results"] = results
+    json_path = args.json or (os.path.join(args.out, f"{stem}.json") if args.out
+                              else default_output_path(f"minigan_{stem}.json"))
+    write_json(json_path, payload)
+    print(f"\nJSON: {json_path}")
+    if not (args.out and results):
+        return
+    header, rows = summary_rows(results)
+    methods = {}
+    for r in results:
+        for entry in r["systems"].values():
+            methods.setdefault(entry["name"], entry["memory_method"])
+    machine = f"Machine: {describe_machine(payload['machine'])}" + ("  " if header_lines else "")
+    lines = [f"# {title}", "", f"Command: `{payload['command']}`  ", f"Date: {payload['machine']['date']}  ",
+             machine, *header_lines, "", markdown_table(header, rows), "", legend, ""]
+    lines += [f"- {name}: {method}" for name, method in methods.items()]
+    skipped = {k: v for r in results for k, v in r["skipped"].items()}
+    lines += [f"- {k}: skipped — {v}" for k, v in skipped.items()]
+    md_path = os.path.join(args.out, f"{stem}.md")
+    with open(md_path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"Markdown: {md_path}")
+
+
 def start_comparison(args):
     """The shared start of ``benchmarks.ops`` and ``benchmarks.scaling``: load PyTorch (unless
     ``--no-torch``), set the thread count, choose the pause between runs, and print the machine.

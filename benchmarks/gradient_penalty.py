@@ -16,8 +16,8 @@ a fake batch x̃ (one fixed U[0, 1) array of the same shape: no G forward) and �
     zero_grad; L.backward(); Adam(lr 1e-4, betas (0.5, 0.9)).step(); read L back as a float
 
 so L.backward() differentiates through the gradient ∇: a second-order pass through every layer.
-The per-sample norm is ``minigan.norm(∇, axis=1)`` when minigan has it, else ``((∇ * ∇).sum(axis=1))
-** 0.5`` (the output says which); PyTorch's is ``torch.linalg.vector_norm(∇, dim=1)``. The row indices
+The per-sample norm is ``minigan.norm(∇, axis=1)``; PyTorch's is ``torch.linalg.vector_norm(∇, dim=1)``.
+The row indices
 and ε of the k-th step are drawn once, before timing, and both systems' k-th steps use them; each
 system gathers its real rows and builds x̂ inside its timed step, in its own arrays.
 
@@ -43,7 +43,6 @@ Smoke test (seconds, no PyTorch needed):
 
 import argparse
 import io
-import os
 import pstats
 import sys
 
@@ -79,11 +78,8 @@ class Draws:
         return self.index[i], self.eps[i]
 
 
-def norm_expression():
-    """How minigan's per-sample gradient norm is computed here: ``minigan.norm`` if it exists."""
-    import minigan
-
-    return "minigan.norm(g, axis=1)" if hasattr(minigan, "norm") else "((g * g).sum(axis=1)) ** 0.5"
+MINIGAN_NORM = "minigan.norm(g, axis=1)"
+TORCH_NORM = "torch.linalg.vector_norm(g, dim=1)"
 
 
 class MiniganCritic:
@@ -112,7 +108,6 @@ class MiniganCritic:
             minigan.random.set_state(state)
         self.dense_layers = [m for m in self.D if isinstance(m, nn.Dense)]
         self.opt = optim.Adam(self.D.parameters(), **ADAM)
-        self.norm = getattr(minigan, "norm", None)
         self.name = "minigan (numpy)"
 
     def loss_and_gradients(self, index, eps):
@@ -121,8 +116,7 @@ class MiniganCritic:
         real = self.draws.data[index]
         x_hat = minigan.tensor(eps * real + (1 - eps) * self.draws.fake, requires_grad=True)
         (g,) = minigan.grad(self.D(x_hat).sum(), x_hat, create_graph=True)
-        norms = self.norm(g, axis=1) if self.norm is not None else ((g * g).sum(axis=1)) ** 0.5
-        penalty = ((norms - 1) ** 2).mean()
+        penalty = ((minigan.norm(g, axis=1) - 1) ** 2).mean()
         loss = self.D(self.fake).mean() - self.D(minigan.tensor(real)).mean() + PENALTY_WEIGHT * penalty
         self.opt.zero_grad()
         loss.backward()
@@ -325,7 +319,7 @@ def main(argv=None):
                             "data": "10000 x 784 uniform [0, 1) float32; fake: a fixed uniform array",
                             "dtype": "float32",
                             "penalty_weight": PENALTY_WEIGHT, "optimizer": "Adam(lr=1e-4, betas=(0.5, 0.9))",
-                            "minigan_norm": norm_expression(), "pytorch_norm": "torch.linalg.vector_norm(g, dim=1)"},
+                            "minigan_norm": MINIGAN_NORM, "pytorch_norm": TORCH_NORM},
                "repeats": args.repeats, "warmup": args.warmup, "budget_s": args.budget_s}
     torch, torch_reason = (None, "--no-torch was given") if args.no_torch else _common.load_torch()
     if torch is None:
@@ -336,7 +330,7 @@ def main(argv=None):
     payload["gap_s"] = args.gap_s
     payload["machine"] = _common.machine_info(torch)
     _common.print_setup(payload, threads)
-    print(f"per-sample gradient norm: minigan {norm_expression()}; PyTorch torch.linalg.vector_norm(g, dim=1)")
+    print(f"per-sample gradient norm: minigan {MINIGAN_NORM}; PyTorch {TORCH_NORM}")
 
     if args.check:
         if torch is None:
@@ -359,29 +353,13 @@ def main(argv=None):
 
 
 def _finish(args, payload, results):
-    payload["results"] = results
-    json_path = args.json or (os.path.join(args.out, "gradient_penalty.json") if args.out
-                              else _common.default_output_path("minigan_gradient_penalty.json"))
-    _common.write_json(json_path, payload)
-    print(f"\nJSON: {json_path}")
-    if args.out and results:
-        header, rows = summary_rows(results)
-        methods = {e["name"]: e["memory_method"] for r in results for e in r["systems"].values()}
-        lines = ["# One WGAN-GP critic step (double backward), CPU", "",
-                 f"Command: `{payload['command']}`  ", f"Date: {payload['machine']['date']}  ",
-                 f"Machine: {_common.describe_machine(payload['machine'])}  ",
-                 f"Per-sample gradient norm: minigan `{payload['workload']['minigan_norm']}`, "
-                 f"PyTorch `{payload['workload']['pytorch_norm']}`", "",
-                 _common.markdown_table(header, rows), "",
-                 "Medians of interleaved rounds (25th–75th percentiles); ms per step. Peak MB: memory newly "
-                 "allocated during one step, at its peak, measured by:", ""]
-        lines += [f"- {name}: {method}" for name, method in methods.items()]
-        skipped = {k: v for r in results for k, v in r["skipped"].items()}
-        lines += [f"- {k}: skipped — {v}" for k, v in skipped.items()]
-        md_path = os.path.join(args.out, "gradient_penalty.md")
-        with open(md_path, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        print(f"Markdown: {md_path}")
+    workload = payload["workload"]
+    _common.write_results(
+        args, payload, results, "gradient_penalty", "One WGAN-GP critic step (double backward), CPU", summary_rows,
+        "Medians of interleaved rounds (25th–75th percentiles); ms per step. Peak MB: memory newly allocated "
+        "during one step, at its peak, measured by:",
+        header_lines=[f"Per-sample gradient norm: minigan `{workload['minigan_norm']}`, "
+                      f"PyTorch `{workload['pytorch_norm']}`"])
 
 
 if __name__ == "__main__":

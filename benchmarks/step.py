@@ -45,7 +45,6 @@ Smoke test (a few seconds, no PyTorch needed):
 
 import argparse
 import io
-import os
 import pstats
 import sys
 
@@ -141,30 +140,10 @@ def main(argv=None):
 
 
 def _finish(args, payload, results):
-    payload["results"] = results
-    json_path = args.json or (os.path.join(args.out, f"step_{args.backend}.json") if args.out
-                              else _common.default_output_path(f"minigan_step_{args.backend}.json"))
-    _common.write_json(json_path, payload)
-    print(f"\nJSON: {json_path}")
-    if args.out and results:
-        header, rows = summary_rows(results)
-        methods = {}
-        for r in results:
-            for entry in r["systems"].values():
-                methods.setdefault(entry["name"], entry["memory_method"])
-        lines = [f"# One training step of the seed GAN ({args.backend})", "",
-                 f"Command: `{payload['command']}`  ", f"Date: {payload['machine']['date']}  ",
-                 f"Machine: {_common.describe_machine(payload['machine'])}", "",
-                 _common.markdown_table(header, rows), "",
-                 "Medians of interleaved rounds; ms per step. Peak MB: memory newly allocated during one step, "
-                 "at its peak, measured by:", ""]
-        lines += [f"- {name}: {method}" for name, method in methods.items()]
-        skipped = {k: v for r in results for k, v in r["skipped"].items()}
-        lines += [f"- {k}: skipped — {v}" for k, v in skipped.items()]
-        md_path = os.path.join(args.out, f"step_{args.backend}.md")
-        with open(md_path, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        print(f"Markdown: {md_path}")
+    _common.write_results(
+        args, payload, results, f"step_{args.backend}", f"One training step of the seed GAN ({args.backend})",
+        summary_rows, "Medians of interleaved rounds; ms per step. Peak MB: memory newly allocated during one "
+        "step, at its peak, measured by:")
 
 
 if __name__ == "__main__":

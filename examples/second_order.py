@@ -12,8 +12,7 @@ Everything runs in float64. The script stops with an error, and writes nothing, 
    tensor with a graph of its own: the backward pass, recorded as ops. Differentiating eᵢ · ∇L with
    respect to θ gives ∂(∇L)ᵢ/∂θ, row i of H. That is one Hessian-vector product, H eᵢ, per row.
    The script compares H with central finite differences of the gradient, column by column,
-   (∇L(θ + ε eⱼ) − ∇L(θ − ε eⱼ)) / 2ε, and with ``minigan.functional.hessian`` where that module
-   exists. It also shows that H is symmetric, and prints ``minigan.format_graph(∇L)``.
+   (∇L(θ + ε eⱼ) − ∇L(θ − ε eⱼ)) / 2ε, and with ``minigan.functional.hessian``. It also shows that H is symmetric, and prints ``minigan.format_graph(∇L)``.
 2. **The curvature spectrum.** ``numpy.linalg.eigvalsh(H)`` at the random start and along 3,000
    steps of gradient descent: how many eigenvalues are negative (directions of a saddle), and how
    spread the positive ones are (the condition number κ = λ_max / λ_min).
@@ -130,14 +129,6 @@ def hessian_by_finite_differences(loss_fn, theta):
     return np.stack(columns, axis=1)
 
 
-def library_hessian(loss_fn, theta):
-    """``minigan.functional.hessian`` at θ, or None where this minigan has no such function."""
-    functional = getattr(minigan, "functional", None)
-    if functional is None or not hasattr(functional, "hessian"):
-        return None
-    return np.asarray(functional.hessian(loss_fn, minigan.tensor(theta, dtype="float64")).numpy())
-
-
 # --------------------------------------------------------------------------------------- checks
 class Checks:
     """Rows of the checks table; a failed row stops the script (see ``raise_if_failed``)."""
@@ -236,10 +227,10 @@ def gradient_descent(loss_fn, theta, lr, steps):
 
 # ------------------------------------------------------------------------ the gradient penalty
 class Softplus(Module):
-    """softplus(z) = log(1 + eᶻ), composed of two ops (exp, log), so it differentiates to any order."""
+    """softplus(z) = log(1 + eᶻ) as a layer: ``minigan.softplus``, which differentiates to any order."""
 
     def forward(self, z):
-        return minigan.log(1 + minigan.exp(z))
+        return minigan.softplus(z)
 
 
 def make_critic(activation, seed):
@@ -262,19 +253,12 @@ def penalty_points(seed=2):
     return t * real + (1 - t) * fake
 
 
-def row_norms(g):
-    """‖gₙ‖₂ of each row: ``minigan.norm`` where this minigan has it, else (Σ g²)^½."""
-    if hasattr(minigan, "norm"):
-        return minigan.norm(g, ord=2, axis=1)
-    return ((g ** 2).sum(axis=1)) ** 0.5
-
-
 def gradient_penalty(critic, x_hat):
     """P = mean over x̂ of (‖∇ₓD(x̂)‖₂ − 1)², a tensor on the tape over D's parameters."""
     x = minigan.tensor(x_hat, requires_grad=True, dtype="float64")
     # D(x̂ₙ) depends on row n of x only, so ∂(Σₙ D(x̂ₙ))/∂x holds each ∇ₓD(x̂ₙ) in its row n
     (gx,) = minigan.grad(critic(x).sum(), x, create_graph=True)
-    return ((row_norms(gx) - 1) ** 2).mean()
+    return ((minigan.norm(gx, ord=2, axis=1) - 1) ** 2).mean()
 
 
 def penalty_value(critic, x_hat):
@@ -433,7 +417,7 @@ def report(setup, graph_text, checks, fd_asymmetry, training, comparison, penalt
         newton_table,
         "### 4. The gradient of WGAN-GP's gradient penalty, by double backward",
         f"{GP_BATCH} points x̂, critic 2 → {CRITIC_HIDDEN} → 1 ({4 * CRITIC_HIDDEN + 1} parameters). "
-        f"The norm: {comparison['norm']}. The output bias (`2.bias`) cannot change ∇ₓD, so ∂P/∂b₂ = 0 "
+        f"The norm: `minigan.norm(g, ord=2, axis=1)`. The output bias (`2.bias`) cannot change ∇ₓD, so ∂P/∂b₂ = 0 "
         "for both critics. With LeakyReLU, ∇ₓD(x̂) = W1 diag(s) W2 with slopes s ∈ {0.2, 1}: the first "
         "bias (`0.bias`) only decides which slope each unit takes, so ∂P/∂b₁ = 0 as well, and "
         "`minigan.grad(..., materialize_grads=True)` returns zeros for it. The softplus critic's slopes "
@@ -488,14 +472,9 @@ def main(argv=None):
     hessian, g = hessian_by_rows(loss_fn, theta0)
     graph_text = minigan.format_graph(g)
     fd_asymmetry = check_hessian(checks, "at θ₀", loss_fn, theta0, hessian)
-    reference = library_hessian(loss_fn, theta0)
-    if reference is not None:
-        checks.compare("H at θ₀", "minigan.functional.hessian", hessian, reference, 1e-12)
-        reference_text = ("`minigan.functional.hessian` exists in this minigan: the checks compare the "
-                          "row-by-row H with it too.")
-    else:
-        reference_text = ("This minigan has no `minigan.functional.hessian`, so the row-by-row H is "
-                          "checked against finite differences only.")
+    reference = minigan.functional.hessian(loss_fn, minigan.tensor(theta0, dtype="float64")).numpy()
+    checks.compare("H at θ₀", "minigan.functional.hessian", hessian, reference, 1e-12)
+    reference_text = "The checks compare the row-by-row H with `minigan.functional.hessian` too."
 
     trained, training = train(loss_fn, theta0, budget)
     check_hessian(checks, f"after {training[-1]['step']} GD steps", loss_fn, trained,
@@ -505,9 +484,7 @@ def main(argv=None):
     newton_run = newton(loss_fn, trained, budget["newton_steps"])
     comparison = {"start": start, "lr": lr, "newton": newton_run,
                   "gd": gradient_descent(loss_fn, trained, lr, budget["gd_steps"]),
-                  "end": spectrum(hessian_by_rows(loss_fn, newton_run["end"])[0]),
-                  "norm": ("`minigan.norm(g, ord=2, axis=1)`" if hasattr(minigan, "norm")
-                           else "`((g ** 2).sum(axis=1)) ** 0.5` (this minigan has no `minigan.norm`)")}
+                  "end": spectrum(hessian_by_rows(loss_fn, newton_run["end"])[0])}
 
     x_hat = penalty_points()
     penalties = [check_penalty(checks, "LeakyReLU 0.2", make_critic(LeakyReLU(0.2), seed=3), x_hat),
