@@ -1,9 +1,30 @@
 """What the studies in ``examples/`` share: their command line, a training loop that records metrics,
-mean ± std over seeds, markdown tables and figures.
+and the design rules of ``STUDIES.md`` that every study meets by calling them here.
 
 Every study runs as ``python examples/NAME.py [--quick] [--out DIR] [--seeds N]``, prints its tables,
-and writes ``DIR/NAME.md`` (the tables) and ``DIR/NAME.png`` (the figure); DIR defaults to
-``examples/results/NAME/``. ``--quick`` is a smoke run of a few seconds with tiny budgets.
+and writes ``DIR/NAME.md`` (the tables) and ``DIR/NAME.png`` (the figure). ``--quick`` is a smoke run of
+a few seconds with tiny budgets, written into a temporary directory unless ``--out`` is given; a full
+run writes into ``examples/results/NAME/`` by default.
+
+The rules, and the functions that carry them:
+
+- **Reference rows** (:func:`reference_rows`): every table of sample quality has *chance* rows (what a
+  generator that learned nothing scores: uniform noise over the data's bounding square for the 2-D
+  sets; for images a Gaussian fitted to the pixels and one sample repeated) and a *data* row (real samples scored as if generated), each from the same metric and sample count
+  (:data:`EVAL_SAMPLES`: at least 10,000 for the 2-D sets, the data's own size or more for images).
+  :func:`learned` says whether a configuration is clearly on the data side of chance; one that is not
+  is reported as "not learned yet" and never ranked.
+- **Intervals** (:func:`interval`, :func:`mean_ci`): mean with a 95 % Student-t confidence interval
+  over seeds, never ± one standard deviation.
+- **Tests** (:func:`compare`): a difference is a finding only when the intervals do not overlap or a
+  paired t-test over seeds, Holm-corrected across the comparisons of a table, gives p < 0.05;
+  otherwise "no difference detected at this budget".
+- **Progress** (:func:`reached`): steps and training seconds until a run first reaches a stated
+  threshold (:data:`THRESHOLDS`), "not reached" being a result.
+- **Fair learning rates** (:func:`pick_lr`): each variant's learning rate from a small grid on pilot
+  seeds (:data:`PILOT_SEEDS`, never used in a final table), then fresh seeds (0 … N−1).
+- **Verdicts** (:data:`VERDICTS`): supported, contradicted, or not decided at this budget.
+- **Claims** (:func:`claim`): quoted in the original language with a translation and the source.
 """
 
 import argparse
@@ -11,10 +32,12 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 
 import numpy as np
+from scipy import stats
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:  # `python examples/NAME.py` from a checkout: find minigan and benchmarks there
@@ -26,21 +49,37 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402,F401  (the studies draw with it: _study.plt)
 from PIL import Image  # noqa: E402  (Pillow comes with matplotlib)
 
+from minigan.data.synthetic import sample_mixture  # noqa: E402
+from minigan.gan.evaluation import evaluate_samples  # noqa: E402
 from minigan.gan.trainer import TrainingDiverged  # noqa: E402
 
 FIGURE_DPI = 90
 
 
+class _StudyParser(argparse.ArgumentParser):
+    """Resolves ``--out`` after parsing: the committed results directory for a full run, a fresh
+    temporary directory for ``--quick`` (a smoke run never replaces committed results) unless given."""
+
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        if parsed.out is None:
+            parsed.out = (tempfile.mkdtemp(prefix=f"{self.study}-quick-") if parsed.quick
+                          else os.path.join(ROOT, "examples", "results", self.study))
+        return parsed
+
+
 def parser(name, doc, seeds=5):
     """An ``argparse`` parser with the options every study takes (``--seeds`` only if ``seeds``)."""
-    p = argparse.ArgumentParser(prog=f"python examples/{name}.py", description=doc.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _StudyParser(prog=f"python examples/{name}.py", description=doc.split("\n\n")[0],
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.study = name
     p.add_argument("--quick", action="store_true", help="a smoke run of a few seconds (tiny budgets)")
-    p.add_argument("--out", default=os.path.join(ROOT, "examples", "results", name),
-                   help="directory for the table (.md) and figure (.png); default %(default)s")
+    p.add_argument("--out", default=None,
+                   help=f"directory for the table (.md) and figure (.png); default examples/results/{name}/, "
+                        "or a new temporary directory with --quick")
     if seeds:
         p.add_argument("--seeds", type=int, default=None,
-                       help=f"seeds per configuration (default {seeds}; 2 with --quick)")
+                       help=f"seeds per configuration in the final tables (default {seeds}; 2 with --quick)")
         p.set_defaults(default_seeds=seeds)
     return p
 
@@ -70,7 +109,8 @@ def train(trainer, steps, evaluate_at=None, eval_samples=1000, log_every=0, on_l
     every ``log_every`` steps the step's losses and per-weight gradient norms are kept, with whatever
     ``on_log(trainer)`` adds. Training time excludes evaluation and logging callbacks. A NaN/inf loss
     ends the run early with ``diverged`` True. Returns a dict: ``evals`` and ``logs`` (lists of dicts,
-    each with ``step``), ``steps`` done, ``seconds`` of training, ``diverged``.
+    each with ``step``; an evaluation also has ``seconds``, the training time up to it), ``steps``
+    done, ``seconds`` of training, ``diverged``.
     """
     evals, logs, elapsed, diverged = [], [], 0.0, False
     while trainer.step_count < steps:
@@ -86,7 +126,7 @@ def train(trainer, steps, evaluate_at=None, eval_samples=1000, log_every=0, on_l
         if logged:
             logs.append({**out, **(on_log(trainer) if on_log else {})})
         if evaluate_at is not None and evaluate_at(step):
-            evals.append({"step": step, **trainer.evaluate(eval_samples)})
+            evals.append({"step": step, "seconds": elapsed, **trainer.evaluate(eval_samples)})
     return {"evals": evals, "logs": logs, "steps": trainer.step_count, "seconds": elapsed, "diverged": diverged}
 
 
@@ -129,6 +169,269 @@ def band(curves):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column (every run stopped): a gap
         return np.nanmean(stacked, axis=0), np.nanstd(stacked, axis=0)
+
+
+# ------------------------------------------------------------------------------------ statistics
+CONFIDENCE = 0.95
+ALPHA = 0.05
+VERDICTS = ("supported", "contradicted", "not decided at this budget")
+NO_DIFFERENCE = "no difference detected at this budget"
+
+
+def interval(values, confidence=CONFIDENCE):
+    """(mean, half-width, n) of the finite ``values``: the Student-t confidence interval for the mean,
+    mean ± t₀.₉₇₅,ₙ₋₁ · s/√n (±1.24·s at n = 5). Half-width NaN with fewer than two values; mean NaN
+    with none."""
+    good = finite(values)
+    n = len(good)
+    if n == 0:
+        return math.nan, math.nan, 0
+    mean = float(np.mean(good))
+    if n < 2:
+        return mean, math.nan, 1
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * np.std(good, ddof=1) / math.sqrt(n))
+    return mean, half, n
+
+
+def mean_ci(values, fmt=".2f"):
+    """"m ± h": the mean of the finite ``values`` and the half-width of its 95 % confidence interval,
+    each written with format ``fmt``; "—" if there are none; "(k/n)" when only k of n were finite."""
+    mean, half, n = interval(values)
+    if n == 0:
+        return "—"
+    text = f"{mean:{fmt}}" + (f" ± {half:{fmt}}" if n > 1 else "")
+    return text + (f" ({n}/{len(values)})" if n < len(values) else "")
+
+
+def bounds(values):
+    """(low, high) of the 95 % confidence interval of the mean of ``values`` (NaN, NaN if undefined)."""
+    mean, half, _ = interval(values)
+    return mean - half, mean + half
+
+
+def overlap(a, b):
+    """Whether the 95 % intervals of the means of ``a`` and ``b`` overlap (True when either is undefined)."""
+    (a_lo, a_hi), (b_lo, b_hi) = bounds(a), bounds(b)
+    if any(math.isnan(v) for v in (a_lo, a_hi, b_lo, b_hi)):
+        return True
+    return a_lo <= b_hi and b_lo <= a_hi
+
+
+def paired_p(a, b):
+    """Two-sided p-value of the paired t-test of ``a`` against ``b`` (same seeds, same order), over the
+    pairs where both are finite; NaN with fewer than two pairs; 0 when every pair differs by the same
+    non-zero amount, 1 when every pair is equal."""
+    pairs = [(float(x), float(y)) for x, y in zip(a, b)
+             if x is not None and y is not None and math.isfinite(float(x)) and math.isfinite(float(y))]
+    if len(pairs) < 2:
+        return math.nan
+    d = np.array([x - y for x, y in pairs])
+    if np.all(d == d[0]):
+        return 1.0 if d[0] == 0 else 0.0
+    return float(stats.ttest_rel([x for x, _ in pairs], [y for _, y in pairs]).pvalue)
+
+
+def holm(pvalues):
+    """Holm's step-down correction of a family of p-values (NaNs stay NaN and are not counted): the
+    k-th smallest of m is multiplied by m − k + 1, and the results made non-decreasing, capped at 1."""
+    order = [i for i in np.argsort(pvalues) if not math.isnan(pvalues[i])]
+    m, adjusted, running = len(order), [math.nan] * len(pvalues), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def compare(reference, variants, lower_is_better):
+    """Each variant against ``reference`` (lists over the same seeds), as a family of comparisons.
+
+    ``variants`` is {label: values}. Returns {label: dict(difference=mean(variant − reference) over
+    seeds, p=paired p, p_holm=Holm-corrected over the family, separated=intervals disjoint,
+    verdict="better" | "worse" | NO_DIFFERENCE)}. A difference is a finding when the two 95 %
+    intervals do not overlap or p_holm < 0.05."""
+    labels = list(variants)
+    p = [paired_p(variants[label], reference) for label in labels]
+    adjusted = holm(p)
+    out = {}
+    for label, p_raw, p_adj in zip(labels, p, adjusted):
+        values = variants[label]
+        diffs = [float(v) - float(r) for v, r in zip(values, reference)
+                 if v is not None and r is not None and math.isfinite(float(v)) and math.isfinite(float(r))]
+        difference = float(np.mean(diffs)) if diffs else math.nan
+        separated = not overlap(values, reference)
+        found = separated or (not math.isnan(p_adj) and p_adj < ALPHA)
+        verdict = NO_DIFFERENCE
+        if found and not math.isnan(difference) and difference != 0:
+            verdict = "better" if (difference < 0) == lower_is_better else "worse"
+        out[label] = {"difference": difference, "p": p_raw, "p_holm": p_adj, "separated": separated,
+                      "verdict": verdict}
+    return out
+
+
+def fmt_p(p):
+    """A p-value for a table: "—" when undefined, "<0.001" below a thousandth."""
+    if p is None or math.isnan(p):
+        return "—"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+# -------------------------------------------------------------------------------- reference rows
+# Samples behind every quality number of a study: ≥ 10,000 for mode counts and high-quality shares,
+# the data's own size or more for the classifier's metrics on images (digits: 1,797 → 2,000).
+EVAL_SAMPLES = {"points": 10_000, "images": 2_000}
+QUICK_EVAL_SAMPLES = {"points": 1_000, "images": 500}
+# The thresholds of progress tables: (metric, value, lower is better). A 2-D run has learned the
+# modes' shape when a quarter of its samples lie within 3σ of a mode (uniform noise: 0.5 % on ring8,
+# 1.7 % on grid25); an image run when its Fréchet distance beats the Gaussian fitted to the pixels.
+THRESHOLDS = {"ring8": ("high_quality_fraction", 0.25, False), "grid25": ("high_quality_fraction", 0.25, False),
+              "digits": ("frechet_distance", "chance", True)}
+# The metrics shown for each kind of data set, headline first: (key, label, format, lower is better).
+METRICS = {
+    "points": (("high_quality_fraction", "high-quality fraction", ".3f", False),
+               ("modes_captured", "modes captured", ".1f", False),
+               ("reverse_kl", "reverse KL (nats)", ".2f", True)),
+    "images": (("frechet_distance", "Fréchet distance", ".2f", True),
+               ("inception_score", "IS analogue", ".2f", False),
+               ("class_coverage", "classes covered", ".1f", False)),
+}
+
+
+def kind(dataset):
+    """"points" for the 2-D mixtures (known modes), "images" for labelled images."""
+    return "points" if dataset.modes is not None else "images"
+
+
+def eval_samples(dataset, quick=False):
+    """How many samples every evaluation of a study on ``dataset`` draws (:data:`EVAL_SAMPLES`)."""
+    return (QUICK_EVAL_SAMPLES if quick else EVAL_SAMPLES)[kind(dataset)]
+
+
+def reference_rows(dataset, n, seed=12345):
+    """{label: metrics} of the reference rows for ``dataset``, each scored on ``n`` samples exactly as a
+    generator's samples are (``evaluate_samples``), from a generator seeded with ``seed``:
+
+    - 2-D sets: **chance** — uniform noise over the data's bounding square; **data** — a fresh draw of
+      n points from the mixture itself;
+    - images: **chance: Gaussian fitted to the pixels** — n draws from N(mean, covariance) of the
+      data's pixels, clipped to the pixel range; **chance: one sample repeated** — one real image n
+      times (a fully collapsed generator); **data** — n images drawn with replacement from the data;
+      and a **calibration** row, not a chance level: one real image of each class, repeated in turn
+      (a generator with no diversity within a class, the case the GAN chapter says the Inception score
+      misses — it scores above the data).
+
+    ``chance_value`` picks the row a metric's chance level is read from."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(dataset.x, dtype=np.float64)
+    rows = {}
+    if dataset.modes is not None:
+        low, high = x.min(axis=0), x.max(axis=0)
+        rows["chance: uniform over the data's square"] = rng.uniform(low, high, size=(n, x.shape[1]))
+        rows["data"] = sample_mixture(dataset.modes, dataset.mode_std, n, seed=seed)[0]
+    else:
+        low, high = dataset.value_range
+        mean, cov = x.mean(axis=0), np.cov(x, rowvar=False)
+        rows["chance: Gaussian fitted to the pixels"] = np.clip(rng.multivariate_normal(mean, cov, size=n), low, high)
+        rows["chance: one sample repeated"] = np.repeat(x[rng.integers(len(x))][None], n, axis=0)
+        firsts = [rng.choice(np.flatnonzero(dataset.labels == c)) for c in np.unique(dataset.labels)]
+        rows["calibration: one image per class"] = x[np.resize(firsts, n)]
+        rows["data"] = x[rng.integers(0, len(x), size=n)]
+    return {label: evaluate_samples(samples.astype(np.float32), dataset) for label, samples in rows.items()}
+
+
+def chance_value(references, key, lower_is_better):
+    """The chance level of metric ``key``: the best score of any chance row (a generator must beat every
+    way of learning nothing)."""
+    values = [r[key] for label, r in references.items() if label.startswith("chance") and r.get(key) is not None]
+    if not values:
+        return math.nan
+    return min(values) if lower_is_better else max(values)
+
+
+def learned(values, references, key, lower_is_better):
+    """Whether the 95 % interval of the mean of ``values`` lies wholly on the data side of chance
+    (:func:`chance_value`): only then is a configuration ranked on ``key``."""
+    low, high = bounds(values)
+    chance = chance_value(references, key, lower_is_better)
+    if math.isnan(low) or math.isnan(chance):
+        mean = interval(values)[0]  # one seed: its value alone
+        if math.isnan(mean) or math.isnan(chance):
+            return False
+        low = high = mean
+    return high < chance if lower_is_better else low > chance
+
+
+def reference_table(references, dataset):
+    """Markdown rows (label, metrics…) of the reference rows, in :data:`METRICS` order."""
+    metrics = METRICS[kind(dataset)]
+    rows = [[label] + [("—" if r.get(k) is None else f"{r[k]:{fmt}}") for k, _, fmt, _ in metrics]
+            for label, r in references.items()]
+    return markdown_table(["reference"] + [name for _, name, _, _ in metrics], rows)
+
+
+def threshold(spec, references):
+    """(key, value, lower_is_better) of the progress threshold for data set ``spec`` (:data:`THRESHOLDS`;
+    "chance" means the chance level of the reference rows)."""
+    key, value, lower = THRESHOLDS[spec]
+    if value == "chance":
+        value = chance_value(references, key, lower)
+    return key, value, lower
+
+
+def reached(run, key, value, lower_is_better):
+    """(step, training seconds) of the first evaluation of ``run`` at which ``key`` is at or beyond
+    ``value`` — (None, None): not reached."""
+    for e in run["evals"]:
+        v = e.get(key)
+        if v is not None and math.isfinite(v) and (v <= value if lower_is_better else v >= value):
+            return e["step"], e.get("seconds")
+    return None, None
+
+
+def fmt_reached(runs, key, value, lower_is_better, what="step"):
+    """"m ± h (k/n)" of the steps (``what="step"``) or seconds (``"seconds"``) to the threshold over the
+    runs that reached it; "not reached (0/n)" when none did."""
+    hits = [reached(r, key, value, lower_is_better) for r in runs]
+    values = [h[0] if what == "step" else h[1] for h in hits if h[0] is not None]
+    if not values:
+        return f"not reached (0/{len(runs)})"
+    mean, half, n = interval(values)
+    fmt = ".0f" if what == "step" else ".1f"
+    text = f"{mean:{fmt}}" + (f" ± {half:{fmt}}" if n > 1 else "")
+    return text + (f" ({n}/{len(runs)})" if n < len(runs) else "")
+
+
+# ---------------------------------------------------------------------------- learning rates
+PILOT_SEEDS = (1000, 1001)  # seeds of the learning-rate pilots; the final tables use 0 … N−1
+
+
+def pick_lr(grid, score, lower_is_better, seeds=PILOT_SEEDS):
+    """(best learning rate, {lr: [score per pilot seed]}): ``score(lr, seed)`` is a run's headline
+    metric (None or NaN for a run that diverged or has none, which ranks last). The pick is the best
+    mean; a learning rate with any failed seed loses to one without."""
+    scores = {lr: [score(lr, seed) for seed in seeds] for lr in grid}
+
+    def key(lr):
+        good = finite(scores[lr])
+        failed = len(good) < len(scores[lr])
+        mean = np.mean(good) if good else math.inf
+        return failed, (mean if lower_is_better else -mean)
+
+    return min(grid, key=key), scores
+
+
+def fmt_pilot(grid, scores, pick, fmt=".3g"):
+    """A one-line account of a learning-rate pilot: each lr with its seeds' scores, the pick marked."""
+    parts = []
+    for lr in grid:
+        vals = ", ".join("—" if v is None or not math.isfinite(v) else f"{v:{fmt}}" for v in scores[lr])
+        parts.append(f"{'**' if lr == pick else ''}{lr:g}: {vals}{'**' if lr == pick else ''}")
+    return "; ".join(parts)
+
+
+# ------------------------------------------------------------------------------------- claims
+def claim(source, title, original, translation):
+    """A quoted claim for a report: the original words, an English translation, and the source."""
+    return f"> {original}\n>\n> “{translation}” — *{title}* (`shared/reference/{source}`)"
 
 
 def markdown_table(header, rows):

@@ -35,6 +35,7 @@ def _tuple_of_ints(text):
 
 
 def _add_train_options(parser):
+    from minigan.gan.models import ACTIVATIONS
     from minigan.gan.trainer import LOSSES, OPTIMIZERS, TrainConfig
 
     d = TrainConfig()
@@ -54,9 +55,9 @@ def _add_train_options(parser):
       help="adam | sgd (with momentum) | adagrad | gd (full-batch gradient descent)")
     a("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr}); G's when --d-lr is given")
     a("--d-lr", type=float, default=None, help="D's learning rate (default: the same as --lr)")
-    a("--g-activation", choices=("leaky_relu", "relu"), default=d.g_activation,
+    a("--g-activation", choices=ACTIVATIONS, default=d.g_activation,
       help="G's hidden activation (default leaky_relu, slope 0.2)")
-    a("--d-activation", choices=("leaky_relu", "relu"), default=d.d_activation,
+    a("--d-activation", choices=ACTIVATIONS, default=d.d_activation,
       help="D's hidden activation (default leaky_relu, slope 0.2)")
     a("--beta1", type=float, default=d.betas[0], help="Adam beta1 (default 0.5)")
     a("--momentum", type=float, default=d.momentum, help="SGD momentum (default 0.9)")

@@ -92,12 +92,25 @@ def test_training_on_cupy_follows_numpy_and_resumes_bit_for_bit(tmp_path, make):
     {"loss": "minimax"}, {"loss": "least_squares"}, {"feature_matching": True}, {"d_steps": 2},
     {"optimizer": "adagrad", "lr": 0.01}, {"optimizer": "gd", "lr": 0.05}, {"g_norm": "instance"},
     {"g_norm": "none", "d_norm": "batch"}, {"pack": 4}, {"minibatch_kernels": 4},
-    {"g_activation": "relu", "d_activation": "relu"}, {"g_ema": 0.99}, {"lr_decay": "linear"}, {"d_lr": 1e-3},
+    {"g_activation": "relu", "d_activation": "relu"}, {"g_activation": "sigmoid", "d_activation": "tanh"},
+    {"g_activation": "tanh", "d_activation": "sigmoid"}, {"g_ema": 0.99}, {"lr_decay": "linear"}, {"d_lr": 1e-3},
 ])
 def test_every_training_switch_runs_and_gives_finite_losses(changes):
     trainer = Trainer(tiny_config(**changes), tiny_images(), progress=False)
     for d_loss, g_loss in losses_of(trainer, 3):
         assert np.isfinite(d_loss) and np.isfinite(g_loss)
+
+
+@pytest.mark.parametrize("name, layer", [("leaky_relu", "LeakyReLU"), ("relu", "ReLU"), ("sigmoid", "Sigmoid"),
+                                         ("tanh", "Tanh")])
+def test_hidden_activation_choice_puts_that_layer_after_every_hidden_dense_layer(name, layer):
+    trainer = Trainer(tiny_config(g_activation=name, d_activation=name), tiny_images(), progress=False)
+    for stack in (trainer.G, trainer.D.body):  # G ends with its output Dense (+ sigmoid); D's body is hidden only
+        kinds = [type(m).__name__ for m in stack.modules() if m is not stack and type(m).__name__ != "BatchNorm1d"]
+        after_dense = [kinds[i + 1] for i, kind in enumerate(kinds[:-1]) if kind == "Dense"]
+        if stack is trainer.G:
+            after_dense = after_dense[:-1]  # the output layer's Dense
+        assert after_dense and set(after_dense) == {layer}
 
 
 def test_generator_average_is_the_exponential_moving_average_of_the_weights():
@@ -291,7 +304,7 @@ def test_bad_config_values_are_refused():
     with pytest.raises(ValueError, match="pack"):
         Trainer(tiny_config(pack=3), tiny_images(), progress=False)
     for bad, match in (({"g_ema": 1.0}, "g_ema"), ({"lr_decay": "cosine"}, "lr_decay"), ({"d_lr": 0.0}, "d_lr"),
-                       ({"g_activation": "gelu"}, "g_activation"), ({"d_activation": "tanh"}, "d_activation"),
+                       ({"g_activation": "gelu"}, "g_activation"), ({"d_activation": "softsign"}, "d_activation"),
                        ({"log_every": 0}, "log_every"), ({"checkpoint_every": 0}, "checkpoint_every"),
                        ({"eval_samples": 0}, "eval_samples")):
         with pytest.raises(ValueError, match=match):

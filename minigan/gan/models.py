@@ -11,10 +11,10 @@ points are not in [0, 1]). Width, depth and the normalisation in each network ar
 
 from minigan import ops
 from minigan.nn import (BatchNorm1d, Dense, InstanceNorm1d, LeakyReLU, MinibatchDiscrimination, Module, ReLU,
-                        Sequential, Sigmoid)
+                        Sequential, Sigmoid, Tanh)
 
 NORMS = ("none", "batch", "instance")
-ACTIVATIONS = ("leaky_relu", "relu")
+ACTIVATIONS = ("leaky_relu", "relu", "sigmoid", "tanh")
 
 
 def _activation(kind):
@@ -22,6 +22,10 @@ def _activation(kind):
         return LeakyReLU(0.2)
     if kind == "relu":
         return ReLU()
+    if kind == "sigmoid":  # saturating units, for the vanishing-gradient comparisons of the GAN chapter
+        return Sigmoid()
+    if kind == "tanh":
+        return Tanh()
     raise ValueError(f"unknown activation {kind!r}: expected one of {ACTIVATIONS}")
 
 
@@ -50,7 +54,7 @@ def _hidden_stack(in_features, hidden, norm, dtype, init, activation="leaky_relu
 def build_generator(z_dim, out_dim, hidden=(500, 500), norm="batch", output="sigmoid", dtype=None, init="uniform",
                     activation="leaky_relu"):
     """G: z (N, z_dim) → samples (N, out_dim); ``output`` "sigmoid" (images in [0, 1]) or "linear";
-    ``activation`` after each hidden layer: "leaky_relu" (slope 0.2) or "relu"."""
+    ``activation`` after each hidden layer: "leaky_relu" (slope 0.2), "relu", "sigmoid" or "tanh"."""
     layers, width = _hidden_stack(z_dim, hidden, norm, dtype, init, activation)
     layers.append(Dense(width, out_dim, init=init, dtype=dtype))
     if output == "sigmoid":

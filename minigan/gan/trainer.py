@@ -78,7 +78,7 @@ class TrainConfig:
     d_hidden: tuple = None
     g_norm: str = None            # "none" | "batch" | "instance"
     d_norm: str = "none"
-    g_activation: str = "leaky_relu"  # "leaky_relu" (slope 0.2) | "relu"
+    g_activation: str = "leaky_relu"  # "leaky_relu" (slope 0.2) | "relu" | "sigmoid" | "tanh"
     d_activation: str = "leaky_relu"
     loss: str = "nonsaturating"
     d_steps: int = 1
