@@ -16,7 +16,7 @@ The rules, and the functions that carry them:
   is reported as "not learned yet" and never ranked.
 - **Intervals** (:func:`interval`, :func:`mean_ci`): mean with a 95 % Student-t confidence interval
   over seeds, never ± one standard deviation.
-- **Tests** (:func:`compare`): a difference is a finding only when the intervals do not overlap or a
+- **Tests** (:func:`compare`, :func:`compare_pairs`): a difference is a finding only when the intervals do not overlap or a
   paired t-test over seeds, Holm-corrected across the comparisons of a table, gives p < 0.05;
   otherwise "no difference detected at this budget".
 - **Progress** (:func:`reached`): steps and training seconds until a run first reaches a stated
@@ -246,25 +246,31 @@ def compare(reference, variants, lower_is_better):
     """Each variant against ``reference`` (lists over the same seeds), as a family of comparisons.
 
     ``variants`` is {label: values}. Returns {label: dict(difference=mean(variant − reference) over
-    seeds, p=paired p, p_holm=Holm-corrected over the family, separated=intervals disjoint,
-    verdict="better" | "worse" | NO_DIFFERENCE)}. A difference is a finding when the two 95 %
-    intervals do not overlap or p_holm < 0.05."""
-    labels = list(variants)
-    p = [paired_p(variants[label], reference) for label in labels]
-    adjusted = holm(p)
+    seeds, diffs=the per-seed differences, p=paired p, p_holm=Holm-corrected over the family,
+    separated=intervals disjoint, verdict="better" | "worse" | NO_DIFFERENCE)}. A difference is a
+    finding when the two 95 % intervals do not overlap or p_holm < 0.05."""
+    values = {**variants, None: reference}
+    out = compare_pairs(values, [(label, None) for label in variants], lower_is_better)
+    return {label: out[label, None] for label in variants}
+
+
+def compare_pairs(values, pairs, lower_is_better):
+    """Like :func:`compare`, with each comparison's own reference: ``pairs`` of (variant, reference)
+    keys of ``values`` ({key: list over the same seeds}), the paired p-values Holm-corrected across all
+    the pairs. Returns {(variant, reference): the dict of :func:`compare`}."""
     out = {}
-    for label, p_raw, p_adj in zip(labels, p, adjusted):
-        values = variants[label]
-        diffs = [float(v) - float(r) for v, r in zip(values, reference)
+    for variant, reference in pairs:
+        a, b = values[variant], values[reference]
+        diffs = [float(v) - float(r) for v, r in zip(a, b)
                  if v is not None and r is not None and math.isfinite(float(v)) and math.isfinite(float(r))]
-        difference = float(np.mean(diffs)) if diffs else math.nan
-        separated = not overlap(values, reference)
-        found = separated or (not math.isnan(p_adj) and p_adj < ALPHA)
-        verdict = NO_DIFFERENCE
-        if found and not math.isnan(difference) and difference != 0:
-            verdict = "better" if (difference < 0) == lower_is_better else "worse"
-        out[label] = {"difference": difference, "p": p_raw, "p_holm": p_adj, "separated": separated,
-                      "verdict": verdict}
+        out[variant, reference] = {"difference": float(np.mean(diffs)) if diffs else math.nan, "diffs": diffs,
+                                   "p": paired_p(a, b), "separated": not overlap(a, b)}
+    for c, p_adj in zip(out.values(), holm([c["p"] for c in out.values()])):
+        c["p_holm"] = p_adj
+        found = c["separated"] or (not math.isnan(p_adj) and p_adj < ALPHA)
+        c["verdict"] = NO_DIFFERENCE
+        if found and not math.isnan(c["difference"]) and c["difference"] != 0:
+            c["verdict"] = "better" if (c["difference"] < 0) == lower_is_better else "worse"
     return out
 
 

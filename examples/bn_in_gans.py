@@ -1,83 +1,189 @@
-"""Study: batch normalisation in a GAN — none, in G only, in D only, in both.
+"""Study: batch normalisation in a GAN — none, in G, in D (its real and fake batches normalised apart or
+together), in both — and the reference texts' further claims about BN: higher learning rates, poor
+initialisation, a sample's dependence on its batch-mates, imbalanced data.
 
-    python examples/bn_in_gans.py [--quick] [--seeds N] [--mnist DIR] [--out DIR]
+    python examples/bn_in_gans.py [--quick] [--seeds N] [--out DIR]
 
-The claims under test (shared/reference/):
+The claims under test (quoted in full, Chinese and English, in the report this script writes):
 
-- 000_24081a0f7aa74c5f.txt (BN in GANs): BN "makes the model converge faster", "improves the model's
-  performance" in G and in D, but "needs a lot of computation" and "may make the model unstable, e.g.
-  vanishing or exploding gradients";
-- 003_022cd45cf3221e13.txt (GAN chapter): batch normalisation is "another solution" to vanishing
-  gradients; training is faster overall though "each iteration is slower";
-- 002_c892679bae74d905.txt (BN, short): BN "cannot solve vanishing/exploding gradients".
+- 000_24081a0f7aa74c5f.txt (BatchNorm in GANs): BN makes the model converge faster; it improves the
+  model's performance, in the generator and in the discriminator; it may make the model unstable, e.g.
+  vanishing or exploding gradients;
+- 003_022cd45cf3221e13.txt (GAN chapter): BN handles poor weight initialisation; with BN higher learning
+  rates can be used;
+- 002_c892679bae74d905.txt (BatchNorm, short): in GANs BN may change the latent space and so the quality
+  of what is generated; BN's performance declines on imbalanced data sets.
 
-Each variant trains the trainer's default GAN for the data set (digits: the seed MLP 100→500→500→64,
-Adam 2e-4, β = (0.5, 0.999), batch 64; grid25: 2→128→128→2), with BatchNorm after each hidden Dense
-layer of G and/or D. Over the seeds (mean ± std) it records:
+Design (``STUDIES.md``; the shared rules are in ``_study.py``):
 
-- quality over steps, from ``Trainer.evaluate`` (eval mode: BN uses its running statistics);
-- ‖∂L/∂W‖ of every Dense weight of G and D every few steps: vanishing gradients would show as a first
-  layer whose gradient is orders of magnitude below the last layer's;
-- the drift of G's BN running statistics: at each logged step, for each BN layer, the gap between its
-  running mean/variance and the statistics of the batch it just normalised in training,
-  mean_c |μ_run − μ_B| / σ_B and mean_c |ln(σ²_run / σ²_B)| (σ²_B unbiased, as σ²_run estimates it),
-  beside the same gap between two batches of one step (G runs twice a step), mean_c |μ_B' − μ_B| / σ_B,
-  the noise that any estimate from one batch carries; and, at the end, the quality of samples drawn
-  with batch statistics (train mode, batches of the training size) beside the eval-mode ones;
-- the cost of a step: each variant's median time per step, the variants timed round-robin one step at a
-  time (``benchmarks/_common.py``), and the training time of the runs themselves (evaluation excluded).
+- Data: the bundled digits (1,797 images of 8 × 8 pixels) and the trainer's seed GAN, G 100→500→500→64
+  (sigmoid), D 64→500→500→1, LeakyReLU 0.2, non-saturating loss, Adam β = (0.5, 0.999), batch 64. Every
+  run decays its learning rate linearly to 0 and is evaluated on an exponential moving average (0.999)
+  of G's weights: in pilots this was what brought the BN-in-G GAN's Fréchet distance clearly below
+  the Gaussian fitted to the pixels (the chance row, FD 7.9) within the budget; without it FD moved by
+  ±3 between evaluations. The 2-D sets are not in this study: at this budget even the best 2-D GAN
+  stays at chance on grid25 (high-quality fraction 1–3 % against uniform noise's 2.7 % after 5,000
+  steps); BN in G on ring8 is one of the techniques in ``stability.py``.
+- Variants: BN after each hidden Dense layer of G, of D, of both, of neither; and, because the trainer's
+  D sees the real batch and the fake batch in separate calls (so BN in D normalises each batch by its
+  own statistics, and the batch statistics alone tell real from fake), the control in which D (with
+  BN in both networks) normalises one mixed batch of 64 real and 64 fake samples, in D's update and in
+  G's (where the real half enters only D's statistics, not the loss).
+- Learning rates: each variant's from the grid ``LR_GRID`` on two pilot seeds (``_study.PILOT_SEEDS``)
+  of the full length, scored by the final FD; then 5 fresh seeds. (A first run of this design piloted
+  800-step runs: they favoured the largest rate, 1e-3, which at 2,500 steps left even BN in G at FD
+  8.6 ± 2.7, not clearly below chance — short pilots pick rates for short runs.)
+- Metrics of 2,000 eval-mode samples (more than the data's 1,797) every ``EVAL_EVERY`` steps: FD of the
+  digit classifier's features (headline), its Inception-score analogue and classes covered; the
+  steps and seconds until FD first beats the chance row; ‖∂L/∂W‖ of every Dense weight; and the cost
+  of a step (the variants timed round-robin on one thread).
+- Further claims, each with 5 fresh seeds of ``EXTRA_STEPS`` steps: no BN against BN in G at a learning
+  rate ``HIGH_LR_FACTOR`` times each one's pick; the same two with G's initial weights scaled by 0.1 and
+  by 10 (poor initialisation); BN in G on digits whose classes 5–9 keep only 20 % of their images
+  (``IMBALANCE``), against the same GAN on the full set, scored by the classifier trained on the full
+  set (FD against the imbalanced data, and how closely the samples' class shares follow the data's);
+  and, on the final BN-in-G generators, how far one sample moves when its 63 batch-mates are redrawn
+  (training mode) against the distance between two different samples — 0 in eval mode by
+  construction.
+
+Budget (one core, this machine): the pilots 5 variants × 3 lrs × 2 seeds × 2,000 steps, the final
+5 × 5 × 2,000 steps, the extra claims 30 runs × 1,500 and 5 × 2,000, at 9–12 ms a step: about 30
+minutes.
 """
+
+import dataclasses
+import math
 
 import numpy as np
 
 import _study
 from benchmarks import _common
+from minigan import ops
+from minigan.autograd import no_grad
 from minigan.data import load_dataset
-from minigan.gan.evaluation import evaluate_samples
+from minigan.gan.models import pack_samples
 from minigan.gan.trainer import TrainConfig, Trainer
-from minigan.nn import BatchNorm1d, Dense
+from minigan.metrics.classifier import get_classifier, image_metrics
+from minigan.nn import Dense, Module
+from minigan.tensor import Tensor
 
-VARIANTS = (("none", "none", "none"), ("G only", "batch", "none"), ("D only", "none", "batch"),
-            ("both", "batch", "batch"))  # (label, g_norm, d_norm)
-FULL = {"digits": {"steps": 1000, "eval_every": 100, "log_every": 25},
-        "grid25": {"steps": 2000, "eval_every": 200, "log_every": 50}}
-QUICK = {"digits": {"steps": 30, "eval_every": 15, "log_every": 10},
-         "grid25": {"steps": 40, "eval_every": 20, "log_every": 10}}
-EVAL_SAMPLES = {False: 2500, True: 300}  # by --quick
-TIMING_ROUNDS = {False: 100, True: 3}
-EARLY = 0.2  # "early" quality: at the evaluation nearest to 20% of the steps
+SPEC = "digits"
+VARIANTS = (  # (label, g_norm, d_norm, D normalises a mixed real + fake batch)
+    ("none", "none", "none", False),
+    ("G only", "batch", "none", False),
+    ("D only", "none", "batch", False),
+    ("both", "batch", "batch", False),
+    ("both, mixed batch", "batch", "batch", True),
+)
+BASELINE = "none"        # the claims are about adding BN
+COMMON = {"lr_decay": "linear", "g_ema": 0.999}
+LR_GRID = (2e-4, 6e-4, 1.8e-3)
+HIGH_LR_FACTOR = 5
+INIT_SCALES = (0.1, 10.0)
+IMBALANCE = {"classes": (5, 6, 7, 8, 9), "keep": 0.2}
+FULL = {"steps": 2000, "pilot_steps": 2000, "extra_steps": 1500, "eval_every": 250, "log_every": 50,
+        "timing_rounds": 60, "mates_draws": 50}
+QUICK = {"steps": 20, "pilot_steps": 4, "extra_steps": 6, "eval_every": 10, "log_every": 5,
+         "timing_rounds": 2, "mates_draws": 3}
+
+CLAIMS = {
+    "faster": ("000_24081a0f7aa74c5f.txt", "BatchNorm in GANs",
+               "提高模型的收敛速度：BN 层可以使模型在训练过程中更快地收敛，从而减少训练时间。",
+               "It raises the speed of convergence: the BN layer lets the model converge faster in training, "
+               "which cuts the training time."),
+    "performance": ("000_24081a0f7aa74c5f.txt", "BatchNorm in GANs",
+                    "提高模型的性能：BN 层可以提高模型的性能，使生成器生成更逼近真实数据的实例，使判别器更好地区分生成器的输出和真实数据。",
+                    "It improves the model's performance: the BN layer makes the generator produce instances "
+                    "closer to the real data, and the discriminator tell the generator's output from real data "
+                    "better."),
+    "unstable": ("000_24081a0f7aa74c5f.txt", "BatchNorm in GANs",
+                 "BN 层可能导致模型的不稳定性：BN 层可能导致模型的不稳定性，例如模型的梯度消失或梯度爆炸。",
+                 "The BN layer may make the model unstable: for example vanishing or exploding gradients."),
+    "initialisation": ("003_022cd45cf3221e13.txt", "GAN chapter (book)",
+                       "它用于稳定学习并处理较差的权重初始化问题。",
+                       "It is used to stabilise learning and to deal with poor weight initialisation."),
+    "learning_rate": ("003_022cd45cf3221e13.txt", "GAN chapter (book)",
+                      "通过批量归一化，我们可以使用更高的学习率，从而使我们的网络更快地达到全球最低水平。",
+                      "With batch normalisation we can use higher learning rates, so that our network reaches "
+                      "the global minimum faster."),
+    "batch_mates": ("002_c892679bae74d905.txt", "BatchNorm, short",
+                    "在某些任务中，如生成对抗网络（GANs），BN层可能会导致潜在空间的变化，从而影响生成的质量。",
+                    "In some tasks, such as generative adversarial networks (GANs), the BN layer may change the "
+                    "latent space and so affect the quality of what is generated."),
+    "imbalanced": ("002_c892679bae74d905.txt", "BatchNorm, short",
+                   "BN层也面临着一些挑战，例如在分布不均衡的数据集上的性能下降、计算开销等。",
+                   "BN layers also face challenges, such as a decline in performance on data sets with an "
+                   "imbalanced distribution, and computational cost."),
+}
 
 
-class RunningStatsGap:
-    """How far G's BatchNorm running statistics are from the batch statistics it trains with.
+# --------------------------------------------------------------------------------- the runs
+class MixedBatchD(Module):
+    """D with BatchNorm over one batch of real and fake samples together.
 
-    A forward hook keeps each BN layer's last two training-mode inputs; calling the object compares the
-    latest batch's mean and (unbiased) variance with the layer's running ones, and its mean with the
-    batch before, averaged over features and layers.
-    """
+    ``partner`` is the real batch that joins every call of D in G's update (its rows enter D's batch
+    statistics, not the loss: only the fake rows' logits are returned). D's own update calls
+    :meth:`both` on the concatenated batch."""
 
-    def __init__(self, model):
-        self.layers = [m for m in model.modules() if isinstance(m, BatchNorm1d)]
-        self.inputs = {}
-        for layer in self.layers:
-            layer.register_forward_hook(self._keep)
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.partner = None
 
-    def _keep(self, layer, inputs, output):
-        if layer.training:
-            self.inputs[layer] = (self.inputs.get(layer, (None, None))[1], inputs[0])
+    def both(self, real, fake):
+        logits = self.inner(ops.concatenate([real, fake], axis=0))
+        n = real.shape[0]
+        return logits[:n], logits[n:]
 
-    def __call__(self, trainer):
-        gaps = {"mean_gap": [], "var_gap": [], "batch_gap": []}
-        for layer in self.layers:
-            previous, x = (t.numpy().astype(np.float64) for t in self.inputs[layer])
-            mu, var = x.mean(axis=0), x.var(axis=0, ddof=1)
-            std = np.sqrt(var + layer.eps)
-            running_mean = layer.running_mean.numpy().astype(np.float64)
-            running_var = layer.running_var.numpy().astype(np.float64)
-            gaps["mean_gap"].append(np.mean(np.abs(running_mean - mu) / std))
-            gaps["var_gap"].append(np.mean(np.abs(np.log((running_var + layer.eps) / (var + layer.eps)))))
-            gaps["batch_gap"].append(np.mean(np.abs(previous.mean(axis=0) - mu) / std))
-        return {name: float(np.mean(values)) for name, values in gaps.items()}
+    def forward(self, x):
+        if self.partner is None:
+            return self.inner(x)
+        return self.inner(ops.concatenate([self.partner, x], axis=0))[self.partner.shape[0]:]
+
+    def features(self, x):
+        return self.inner.features(x)
+
+
+class MixedBatchTrainer(Trainer):
+    """The trainer with D's batches mixed (see :class:`MixedBatchD`): D's update normalises the step's
+    real and fake batch together; G's update, a fresh real batch with G's fake batch."""
+
+    def __init__(self, config, dataset, **kwargs):
+        super().__init__(config, dataset, **kwargs)
+        self.D = MixedBatchD(self.D)
+
+    def _d_logits(self, real, fake):
+        return self.D.both(real, fake)
+
+    def _d_update(self, step):
+        out = super()._d_update(step)
+        c = self.config
+        self.D.partner = pack_samples(self.real_batch(c.batch_size), c.pack)  # for G's update
+        return out
+
+
+def make_trainer(dataset, label, seed, lr, steps, init_scale=1.0):
+    _, g_norm, d_norm, mixed = next(v for v in VARIANTS if v[0] == label)
+    config = TrainConfig(data=SPEC, steps=steps, g_norm=g_norm, d_norm=d_norm, lr=lr, seed=seed, **COMMON)
+    trainer = (MixedBatchTrainer if mixed else Trainer)(config, dataset, progress=False)
+    if init_scale != 1.0:  # a poor initialisation: every Dense weight of G (and its average) scaled
+        for model in (trainer.G, trainer.G_ema):
+            for m in model.modules():
+                if isinstance(m, Dense):
+                    m.weight.data *= init_scale
+    return trainer
+
+
+def run(dataset, label, seed, lr, steps, budget, n_eval, init_scale=1.0, keep=False):
+    trainer = make_trainer(dataset, label, seed, lr, steps, init_scale)
+    every = min(budget["eval_every"], steps)
+    result = _study.train(trainer, steps, evaluate_at=lambda s: s % every == 0 or s == steps,
+                          eval_samples=n_eval, log_every=budget["log_every"])
+    result["weights"] = dense_weights(trainer)
+    result["final"] = result["evals"][-1] if result["evals"] and not result["diverged"] else {}
+    if keep and not result["diverged"]:
+        result["trainer"] = trainer
+    return result
 
 
 def dense_weights(trainer):
@@ -87,168 +193,444 @@ def dense_weights(trainer):
     return names("G", trainer.G), names("D", trainer.D)
 
 
-def quality_keys(dataset):
-    """(headline metric, its label, lower is better?) and the other metrics shown: {key: (label, format)}."""
-    if dataset.modes is not None:
-        return (("modes_captured", "modes captured", False),
-                {"high_quality_fraction": ("high-quality fraction", ".3f"), "reverse_kl": ("reverse KL", ".2f")})
-    return (("frechet_distance", "Fréchet distance", True),
-            {"class_coverage": ("classes covered", ".1f"), "inception_score": ("IS analogue", ".2f")})
+def fd(run):
+    return run["final"].get("frechet_distance") if run["final"] else None
 
 
-def train_mode_metrics(trainer, dataset, n):
-    """Metrics of n samples drawn with batch statistics, in batches of the training batch size
-    (sampling leaves the running statistics as they were)."""
-    size = trainer.config.batch_size
-    batches = [trainer.sample(size, train_mode=True) for _ in range(-(-n // size))]
-    return evaluate_samples(np.concatenate(batches)[:n], dataset)
-
-
-def run(spec, dataset, g_norm, d_norm, seed, budget, eval_samples):
-    config = TrainConfig(data=spec, steps=budget["steps"], g_norm=g_norm, d_norm=d_norm, seed=seed)
-    trainer = Trainer(config, dataset, progress=False)
-    gap = RunningStatsGap(trainer.G)
-    result = _study.train(trainer, budget["steps"], evaluate_at=lambda s: s % budget["eval_every"] == 0,
-                          eval_samples=eval_samples, log_every=budget["log_every"],
-                          on_log=gap if gap.layers else None)
-    result["weights"] = dense_weights(trainer)
-    if gap.layers and not result["diverged"]:
-        result["train_mode"] = train_mode_metrics(trainer, dataset, eval_samples)
-    return result
-
-
-def step_times(spec, dataset, rounds):
-    """Median ms per training step of each variant, the variants timed round-robin, one step each."""
-    trainers = {label: Trainer(TrainConfig(data=spec, g_norm=g_norm, d_norm=d_norm), dataset, progress=False)
-                for label, g_norm, d_norm in VARIANTS}
+def step_times(dataset, picks, rounds):
+    """Median ms per training step of each variant (at its learning rate), timed round-robin."""
+    trainers = {label: make_trainer(dataset, label, 0, picks[label], 10 ** 6) for label, *_ in VARIANTS}
     items = [_common.Timed(label, lambda t=t: t.step(grad_norms=False)) for label, t in trainers.items()]
     return {label: _common.summarize(t)["median"]
             for label, t in _common.time_interleaved(items, rounds, warmup=5).items()}
 
 
+# ----------------------------------------------------------------------- batch-mates (002)
+def batch_mates(trainer, draws, seed=7):
+    """How much one generated sample depends on the rest of its batch (BN in G, training mode).
+
+    For ``draws`` fixed noise vectors z₀, G runs on batches of the training size whose other rows are
+    redrawn ``draws`` times; the spread of G(z₀) over those redraws (root mean square distance to its
+    mean, in pixels' units) is set against the root mean square distance between two samples of
+    different z. In eval mode (running statistics) the first is 0 by construction; it is measured
+    there too as a check. Returns {"train": ratio, "eval": ratio, "train_rms": …, "between_rms": …}."""
+    G, n = trainer.G, trainer.config.batch_size
+    rng = np.random.default_rng(seed)
+    z_dim = trainer.config.z_dim
+    fixed = rng.standard_normal((draws, z_dim)).astype(np.float32)
+    out = {}
+    kept = [b.data.copy() for b in G.buffers()]
+    for mode in ("train", "eval"):
+        G.train(mode == "train")
+        spread, between = [], []
+        with no_grad():
+            for z0 in fixed:
+                xs = []
+                for _ in range(draws):
+                    z = rng.standard_normal((n, z_dim)).astype(np.float32)
+                    z[0] = z0
+                    batch = G(Tensor(z)).numpy().astype(np.float64)
+                    xs.append(batch[0])
+                    between.append(np.sum((batch[1] - batch[2]) ** 2))
+                xs = np.array(xs)
+                spread.append(np.mean(np.sum((xs - xs.mean(axis=0)) ** 2, axis=1)))
+        out[f"{mode}_rms"] = math.sqrt(np.mean(spread))
+        out["between_rms"] = math.sqrt(np.mean(between))
+        out[mode] = out[f"{mode}_rms"] / out["between_rms"]
+    G.train(True)
+    for buffer, data in zip(G.buffers(), kept):
+        buffer.data[...] = data
+    return out
+
+
+def train_mode_fd(trainer, dataset, n):
+    """FD of n samples of the trained G (not its average) in training mode (batch statistics of
+    batches of the training size) beside the same G in eval mode (running statistics)."""
+    size = trainer.config.batch_size
+    batches = [trainer.sample(size, train_mode=True, average=False) for _ in range(-(-n // size))]
+    train = _study.evaluate_samples(np.concatenate(batches)[:n], dataset)["frechet_distance"]
+    evaluated = _study.evaluate_samples(trainer.sample(n, average=False), dataset)["frechet_distance"]
+    return {"train_mode": train, "eval_mode": evaluated}
+
+
+# ------------------------------------------------------------------------- imbalance (002)
+def imbalanced(dataset, seed=0):
+    """The digits with each class in IMBALANCE["classes"] cut to IMBALANCE["keep"] of its images."""
+    rng = np.random.default_rng(seed)
+    keep = np.ones(len(dataset.x), dtype=bool)
+    for c in IMBALANCE["classes"]:
+        index = np.flatnonzero(dataset.labels == c)
+        drop = rng.permutation(index)[int(round(IMBALANCE["keep"] * len(index))):]
+        keep[drop] = False
+    return dataclasses.replace(dataset, x=dataset.x[keep], labels=dataset.labels[keep])
+
+
+def class_metrics(samples, data, classifier):
+    """FD against ``data`` with the full set's classifier, and the class shares: total variation
+    distance between the samples' predicted class shares and the data's labels' shares, and the
+    minority classes' share of the samples over their share of the data."""
+    result = image_metrics(samples, classifier, real_x=data.x, real_labels=data.labels)
+    generated = np.asarray(result.class_histogram, dtype=np.float64)
+    generated /= generated.sum()
+    truth = np.bincount(data.labels, minlength=len(generated)) / len(data.labels)
+    minority = list(IMBALANCE["classes"])
+    return {"frechet_distance": result.frechet_distance,
+            "class_tv": 0.5 * float(np.abs(generated - truth).sum()),
+            "minority_ratio": float(generated[minority].sum() / truth[minority].sum())}
+
+
+# ------------------------------------------------------------------------------ the tables
+def quality_table(results, references, picks):
+    metrics = _study.METRICS["images"]
+    key, _, _, lower = metrics[0]
+    chance_key, chance_value, _ = _study.threshold(SPEC, references)
+    rows = []
+    for label, *_ in VARIANTS:
+        runs = results[label]
+        finals = [r["final"] for r in runs]
+        values = [f.get(key) for f in finals]
+        status = "learned" if _study.learned(values, references, key, lower) else "not learned yet"
+        rows.append([label, f"{picks[label]:g}"]
+                    + [_study.mean_ci([f.get(k) for f in finals], fmt) for k, _, fmt, _ in metrics]
+                    + [_study.fmt_reached(runs, chance_key, chance_value, True),
+                       _study.fmt_reached(runs, chance_key, chance_value, True, "seconds"),
+                       status, f"{sum(r['diverged'] for r in runs)}/{len(runs)}"])
+    header = (["BN in", "lr"] + [f"{name}" for _, name, _, _ in metrics]
+              + [f"steps to FD < {chance_value:.2f}", "seconds to it", "status", "diverged"])
+    return _study.markdown_table(header, rows)
+
+
+def censored_steps(runs, value, budget_steps):
+    """Steps to FD < value per run, a run that never got there counted at the budget (a lower bound)."""
+    return [(_study.reached(r, "frechet_distance", value, True)[0] or budget_steps) for r in runs]
+
+
+def comparison_table(results, references, budget):
+    """Each BN variant against no BN, and the mixed-batch controls against their separate-batch twins:
+    final FD and steps to the chance FD (censored at the budget), Holm across each column's family."""
+    _, value, _ = _study.threshold(SPEC, references)
+    pairs = [(label, BASELINE) for label, *_ in VARIANTS if label != BASELINE]
+    pairs += [("both, mixed batch", "both"), ("both", "G only"), ("both, mixed batch", "G only")]
+    fds = {label: [fd(r) for r in results[label]] for label, *_ in VARIANTS}
+    steps = {label: censored_steps(results[label], value, budget["steps"]) for label, *_ in VARIANTS}
+    out = {}
+    for name, values in (("fd", fds), ("steps", steps)):
+        for (a, b), c in _study.compare_pairs(values, pairs, lower_is_better=True).items():
+            out.setdefault(f"{a} vs {b}", {})[name] = (c["difference"], c["p"], c["p_holm"], c["verdict"])
+    rows = [[label, f"{v['fd'][0]:+.2f}", _study.fmt_p(v["fd"][2]), v["fd"][3],
+             f"{v['steps'][0]:+.0f}", _study.fmt_p(v["steps"][2]), v["steps"][3]] for label, v in out.items()]
+    table = _study.markdown_table(["comparison (a vs b)", "FD a − b", "p (Holm)", "FD verdict",
+                                   "steps a − b", "p (Holm)", "steps verdict"], rows)
+    return table, out
+
+
+def gradient_table(results):
+    rows = []
+    for label, *_ in VARIANTS:
+        runs = [r for r in results[label] if r["logs"]]
+        g_names, d_names = results[label][0]["weights"]
+        g = [[median_norm(r, k) for r in runs] for k in g_names]
+        d = [[median_norm(r, k) for r in runs] for k in d_names]
+        rows.append([label] + [_study.mean_ci(v, ".2g") for v in g + d]
+                    + [_study.mean_ci([first_to_last(r) for r in runs], ".2g")])
+    header = (["BN in"] + [f"G W{i + 1}" for i in range(len(g_names))] + [f"D W{i + 1}" for i in range(len(d_names))]
+              + ["G W1 / G last"])
+    return _study.markdown_table(header, rows)
+
+
+def first_to_last(run):
+    """Median over logged steps of ‖∂L/∂W₁‖ / ‖∂L/∂W_last‖ of G (None for a run without logs)."""
+    g_names = run["weights"][0]
+    a, b = median_norm(run, g_names[0]), median_norm(run, g_names[-1])
+    return a / b if a and b else None
+
+
 def median_norm(run, key):
-    values = [log["grad_norms"][key] for log in run["logs"]]
+    values = [log["grad_norms"][key] for log in run["logs"] if key in log["grad_norms"]]
     return float(np.median(values)) if values else None
 
 
-def at_fraction(run, key, fraction):
-    """``key`` at the evaluation nearest to ``fraction`` of the run's steps (None if the run has none)."""
-    if not run["evals"]:
-        return None
-    target = fraction * run["evals"][-1]["step"]
-    return min(run["evals"], key=lambda e: abs(e["step"] - target)).get(key)
+def cost_table(timings):
+    ms0 = timings[BASELINE]
+    return _study.markdown_table(["BN in", "ms per step", "vs none"],
+                                 [[label, f"{timings[label]:.2f}", f"{timings[label] / ms0:.2f}×"]
+                                  for label, *_ in VARIANTS])
 
 
-def tables(results, datasets, timings):
-    quality, grads, drift, cost = [], [], [], []
-    for spec, dataset in datasets.items():
-        (key, name, lower), others = quality_keys(dataset)
-        rows = []
-        for label, _, _ in VARIANTS:
-            runs = results[spec][label]
-            finals = [r["evals"][-1] if r["evals"] and not r["diverged"] else {} for r in runs]
-            rows.append([label, _study.mean_std([at_fraction(r, key, EARLY) for r in runs], ".1f"),
-                         _study.mean_std([f.get(key) for f in finals], ".1f")]
-                        + [_study.mean_std([f.get(k) for f in finals], fmt) for k, (_, fmt) in others.items()]
-                        + [f"{sum(r['diverged'] for r in runs)}/{len(runs)}"])
-            g_names, d_names = runs[0]["weights"]
-            g = [[median_norm(r, k) for r in runs] for k in g_names]
-            d = [[median_norm(r, k) for r in runs] for k in d_names]
-            ratio = [a / b if a and b else None for a, b in zip(g[0], g[-1])]
-            grads.append([spec, label] + [_study.mean_std(v, ".2g") for v in g + d] + [_study.mean_std(ratio, ".2g")])
-            if any(r["logs"] and "mean_gap" in r["logs"][-1] for r in runs):
-                drift.append([spec, label] + [_study.mean_std([r["logs"][-1].get(k) for r in runs if r["logs"]], ".3f")
-                                              for k in ("mean_gap", "batch_gap", "var_gap")] + [
-                    _study.mean_std([f.get(key) for f in finals], ".1f"),
-                    _study.mean_std([r.get("train_mode", {}).get(key) for r in runs], ".1f")])
-            ms = timings[spec]
-            cost.append([spec, label, f"{ms[label]:.2f}", f"{ms[label] / ms['none']:.2f}×",
-                         _study.mean_std([r["seconds"] for r in runs], ".1f"),
-                         _study.mean_std([r["steps"] / r["seconds"] for r in runs if r["seconds"]], ".0f")])
-        header = ["BN in", f"{name} at {EARLY:.0%} of steps", f"{name} at the end",
-                  *(label for label, _ in others.values()), "diverged"]
-        quality += [f"**{spec}** ({name}: {'lower' if lower else 'higher'} is better)",
-                    _study.markdown_table(header, rows)]
-    return [
-        "### Quality of eval-mode samples (mean ± std over seeds)", *quality,
-        "### Gradient norms ‖∂L/∂W‖ per Dense layer (median over logged steps)",
-        _study.markdown_table(["data", "BN in"] + [f"G W{i + 1}" for i in range(len(g_names))]
-                              + [f"D W{i + 1}" for i in range(len(d_names))] + ["G W1 / G last"], grads),
-        "### G's BN running statistics at the end, and sampling with them",
-        "Gap between the running statistics and the last training batch's, after the last step, averaged over "
-        "features and layers: mean gap |μ_run − μ_B| / σ_B, beside the gap between the step's two batches "
-        "|μ_B' − μ_B| / σ_B (the noise of one batch), and the log-variance gap |ln(σ²_run/σ²_B)|. Then the "
-        "headline metric of eval-mode samples (running statistics) beside train-mode samples (batch "
-        "statistics, in batches of the training size).",
-        _study.markdown_table(["data", "BN in", "mean gap", "batch-to-batch gap", "log-variance gap", "eval mode",
-                               "train mode"], drift),
-        "### Cost of a step",
-        "ms per step: median of round-robin timings, one step of each variant in turn. The runs' own "
-        "training time (evaluation excluded) is beside it; it also carries the machine's changing load.",
-        _study.markdown_table(["data", "BN in", "ms per step", "vs none", "seconds per run", "steps/s in the runs"],
-                              cost),
-    ]
+def extra_table(extras, references):
+    """The higher-learning-rate and poor-initialisation runs beside each variant's main runs."""
+    key = "frechet_distance"
+    rows = []
+    for setting, by_label in extras.items():
+        for label, runs in by_label.items():
+            values = [fd(r) for r in runs]
+            status = "learned" if _study.learned(values, references, key, True) else "not learned yet"
+            rows.append([setting, label, _study.mean_ci(values, ".2f"), status,
+                         f"{sum(r['diverged'] for r in runs)}/{len(runs)}"])
+    return _study.markdown_table(["setting", "BN in", "Fréchet distance", "status", "diverged"], rows)
 
 
-def figure(results, datasets, args):
+# ------------------------------------------------------------------------------ verdicts
+def verdicts(results, comparisons, extras, references, mates, imbalance, budget):
+    """[(claim key, verdict, the number that decides it)]."""
+    chance = _study.chance_value(references, "frechet_distance", True)
+    fds = {label: [fd(r) for r in results[label]] for label, *_ in VARIANTS}
+    learned = {label: _study.learned(v, references, "frechet_distance", True) for label, v in fds.items()}
+    out = []
+
+    steps = comparisons["G only vs none"]["steps"]
+    reached = {label: sum(_study.reached(r, "frechet_distance", chance, True)[0] is not None for r in results[label])
+               for label in ("G only", "none")}
+    n = len(results["none"])
+    if steps[3] == "better":
+        v = "supported"
+    elif steps[3] == "worse":
+        v = "contradicted"
+    else:
+        v = "not decided at this budget"
+    out.append(("faster", v, f"BN in G reached FD < {chance:.2f} in {reached['G only']}/{n} runs "
+                f"({_study.fmt_reached(results['G only'], 'frechet_distance', chance, True)} steps), no BN in "
+                f"{reached['none']}/{n} within {budget['steps']} steps (paired p, Holm: {_study.fmt_p(steps[2])})"))
+
+    def verdict_of(comparison, a, b):
+        """supported / contradicted / not decided, from a comparison where "better" favours the claim;
+        a comparison of two configurations neither of which is learned decides nothing."""
+        if not (learned[a] or learned[b]) or comparison[3] == _study.NO_DIFFERENCE:
+            return "not decided at this budget"
+        return "supported" if comparison[3] == "better" else "contradicted"
+
+    g = comparisons["G only vs none"]["fd"]
+    out.append(("performance (BN in G)", verdict_of(g, "G only", "none"),
+                f"FD {_study.mean_ci(fds['G only'])} with BN in G vs {_study.mean_ci(fds['none'])} without "
+                f"(p, Holm: {_study.fmt_p(g[2])})"))
+    d = comparisons["both vs G only"]["fd"]
+    dm = comparisons["both, mixed batch vs G only"]["fd"]
+    v_sep, v_mix = verdict_of(d, "both", "G only"), verdict_of(dm, "both, mixed batch", "G only")
+    v = v_sep if v_sep == v_mix else (v_mix if v_sep == "not decided at this budget" else
+                                      (v_sep if v_mix == "not decided at this budget" else "not decided at this budget"))
+    out.append(("performance (BN in D)", v,
+                f"adding BN in D to BN in G: FD {_study.mean_ci(fds['both'])} (real and fake normalised apart; "
+                f"p, Holm: {_study.fmt_p(d[2])}), {_study.mean_ci(fds['both, mixed batch'])} (one mixed batch; "
+                f"{_study.fmt_p(dm[2])}), against {_study.mean_ci(fds['G only'])}; D alone: "
+                f"{_study.mean_ci(fds['D only'])}"))
+
+    diverged = sum(r["diverged"] for label, *_ in VARIANTS for r in results[label] if label != BASELINE)
+    total = sum(len(results[label]) for label, *_ in VARIANTS if label != BASELINE)
+    ratio = {label: [first_to_last(r) for r in results[label]] for label in ("none", "G only", "both")}
+    out.append(("unstable", "contradicted" if diverged == 0 else "supported",
+                f"{diverged}/{total} runs with BN diverged; G's first-to-last layer gradient-norm ratio "
+                f"{_study.mean_ci(ratio['G only'], '.2g')} with BN in G, {_study.mean_ci(ratio['both'], '.2g')} "
+                f"with BN in both, {_study.mean_ci(ratio['none'], '.2g')} without BN (below 1: smaller towards "
+                f"the input)"))
+
+    inits = {k: v for k, v in extras.items() if k.startswith("G weights")}
+    parts, bn_better = [], []
+    p = _study.holm([_study.paired_p([fd(r) for r in by["G only"]], [fd(r) for r in by["none"]]) for by in inits.values()])
+    for (setting, by_label), p_adj in zip(inits.items(), p):
+        a, b = [fd(r) for r in by_label["G only"]], [fd(r) for r in by_label["none"]]
+        found = not _study.overlap(a, b) or (not math.isnan(p_adj) and p_adj < _study.ALPHA)
+        better = found and _study.learned(a, references, "frechet_distance", True) and (
+            np.mean(_study.finite(a) or [math.inf]) < np.mean(_study.finite(b) or [math.inf]))
+        bn_better.append(better)
+        parts.append(f"{setting}: FD {_study.mean_ci(a)} with BN in G vs {_study.mean_ci(b)} without "
+                     f"(p, Holm: {_study.fmt_p(p_adj)})")
+    out.append(("initialisation", "supported" if all(bn_better) else "not decided at this budget", "; ".join(parts)))
+
+    high = next(v for k, v in extras.items() if k.startswith("lr ×"))
+    a, b = [fd(r) for r in high["G only"]], [fd(r) for r in high["none"]]
+    a_learned = _study.learned(a, references, "frechet_distance", True)
+    b_learned = _study.learned(b, references, "frechet_distance", True)
+    separated = not _study.overlap(a, b)
+    v = ("supported" if a_learned and separated and np.mean(_study.finite(a) or [math.inf]) < np.mean(_study.finite(b) or [math.inf])
+         else "not decided at this budget")
+    out.append(("learning_rate", v, f"at {HIGH_LR_FACTOR}× each variant's picked lr: FD {_study.mean_ci(a)} with BN in G "
+                f"({'learned' if a_learned else 'not learned'}), {_study.mean_ci(b)} without "
+                f"({'learned' if b_learned else 'not learned'}); picks {results['picks']['G only']:g} and "
+                f"{results['picks']['none']:g}"))
+
+    if mates:
+        ratios = [m["train"] for m in mates]
+        tr = [m["train_mode"] for m in results["mode_fd"]]
+        ev = [m["eval_mode"] for m in results["mode_fd"]]
+        quality = _study.compare(ev, {"train": tr}, lower_is_better=True)["train"]
+        depends = _study.bounds(ratios)[0] > 0
+        v = "supported" if depends and quality["verdict"] != _study.NO_DIFFERENCE else "not decided at this budget"
+        out.append(("batch_mates", v, f"redrawing the 63 batch-mates moves a sample by {_study.mean_ci(ratios, '.3f')} "
+                    f"of the distance between two samples (training mode; 0 in eval mode); FD of training-mode "
+                    f"samples {_study.mean_ci(tr)} vs eval mode {_study.mean_ci(ev)} (paired p "
+                    f"{_study.fmt_p(quality['p'])}: {quality['verdict']})"))
+
+    bal, imb = imbalance["full set (the main runs)"], imbalance["imbalanced"]
+    fd_b, fd_i = [m["frechet_distance"] for m in bal], [m["frechet_distance"] for m in imb]
+    tv_b, tv_i = [m["class_tv"] for m in bal], [m["class_tv"] for m in imb]
+    fd_cmp = _study.compare(fd_b, {"imbalanced": fd_i}, lower_is_better=True)["imbalanced"]
+    both_learned = (_study.learned(fd_b, references, "frechet_distance", True)
+                    and _study.learned(fd_i, references, "frechet_distance", True))
+    v = ("not decided at this budget" if not both_learned or fd_cmp["verdict"] == _study.NO_DIFFERENCE else
+         "supported for BN in G (no BN-free GAN is learned at this budget to compare)" if fd_cmp["verdict"] == "worse"
+         else "contradicted")
+    out.append(("imbalanced", v,
+                f"BN in G: FD {_study.mean_ci(fd_i)} on the imbalanced set vs {_study.mean_ci(fd_b)} on the full set "
+                f"(paired p {_study.fmt_p(fd_cmp['p'])}); class-share distance {_study.mean_ci(tv_i, '.3f')} vs "
+                f"{_study.mean_ci(tv_b, '.3f')}; minority classes at "
+                f"{_study.mean_ci([m['minority_ratio'] for m in imb])}× their share of the data"))
+    return out
+
+
+# ------------------------------------------------------------------------------- figure
+def figure(results, references, extras, mates, args):
     plt = _study.plt
-    fig, axes = plt.subplots(len(datasets), 4, figsize=(17, 3.6 * len(datasets)), squeeze=False)
-    for row, (spec, dataset) in zip(axes, datasets.items()):
-        (key, name, lower), _ = quality_keys(dataset)
-        for i, (label, _, _) in enumerate(VARIANTS):
-            runs, color = results[spec][label], f"C{i}"
-            g_first, g_last = runs[0]["weights"][0][0], runs[0]["weights"][0][-1]
-            evals_steps = [e["step"] for e in max((r["evals"] for r in runs), key=len)]
-            log_steps = [log["step"] for log in max((r["logs"] for r in runs), key=len)]
-            curves = {
-                0: (evals_steps, [[e.get(key) for e in r["evals"]] for r in runs]),
-                1: (log_steps, [[log["grad_norms"][g_first] for log in r["logs"]] for r in runs]),
-                2: (log_steps, [[log["grad_norms"][g_first] / log["grad_norms"][g_last] for log in r["logs"]]
-                                for r in runs]),
-            }
-            if "mean_gap" in (runs[0]["logs"] or [{}])[-1]:
-                curves[3] = (log_steps, [[log["mean_gap"] for log in r["logs"]] for r in runs])
-            for col, (steps, values) in curves.items():
-                mean, std = _study.band(values)
-                row[col].plot(steps[:len(mean)], mean, color=color, label=label)
-                row[col].fill_between(steps[:len(mean)], mean - std, mean + std, color=color, alpha=0.15)
-            if 3 in curves:
-                mean, _ = _study.band([[log["batch_gap"] for log in r["logs"]] for r in runs])
-                row[3].plot(log_steps[:len(mean)], mean, color=color, ls=":", lw=1)
-        titles = [f"{spec}: {name} ({'lower' if lower else 'higher'} is better)",
-                  f"{spec}: ‖∂L/∂W‖ of G's first layer", f"{spec}: G first / last layer gradient norm",
-                  f"{spec}: G BN mean gap /σ_B: running − batch (solid), batch − batch (dotted)"]
-        for col, ax in enumerate(row):
-            ax.set_title(titles[col], fontsize=9)
-            ax.set_xlabel("step")
-            if col in (1, 2) or (col == 0 and lower):
-                ax.set_yscale("log")
-        row[0].legend(title="BN in", fontsize=8)
+    fig, axes = plt.subplots(2, 2, figsize=(14, 9.5))
+    axes = axes.ravel()
+    chance = _study.chance_value(references, "frechet_distance", True)
+    data = references["data"]["frechet_distance"]
+    ax = axes[0]
+    for i, (label, *_) in enumerate(VARIANTS):
+        color = f"C{i}"
+        for r in results[label]:
+            ax.plot([e["step"] for e in r["evals"]], [e.get("frechet_distance") for e in r["evals"]],
+                    color=color, lw=0.6, alpha=0.5)
+        mean, _ = _study.band([[e.get("frechet_distance") for e in r["evals"]] for r in results[label]])
+        steps = [e["step"] for e in max((r["evals"] for r in results[label]), key=len)]
+        ax.plot(steps[:len(mean)], mean, color=color, lw=2, label=label)
+    ax.axhline(chance, color="k", ls="--", lw=1, label="chance (Gaussian fit)")
+    ax.axhline(data, color="k", ls=":", lw=1, label="data")
+    ax.set(yscale="log", xlabel="training step", ylabel="Fréchet distance (classifier features; log scale)",
+           title="FD over training: each seed thin, mean thick")
+    ax.legend(fontsize=7)
+
+    ax = axes[1]
+    for i, (label, *_) in enumerate(VARIANTS):
+        g_first, g_last = results[label][0]["weights"][0][0], results[label][0]["weights"][0][-1]
+        for r in results[label]:
+            ax.plot([log["step"] for log in r["logs"]],
+                    [log["grad_norms"][g_first] / log["grad_norms"][g_last] for log in r["logs"]],
+                    color=f"C{i}", lw=0.6, alpha=0.6, label=label if r is results[label][0] else None)
+    ax.set(yscale="log", xlabel="training step", ylabel="‖∂L/∂W₁‖ / ‖∂L/∂W_last‖ of G",
+           title="G's first-to-last layer gradient ratio, every seed")
+    ax.legend(fontsize=7)
+
+    ax = axes[2]
+    labels, values = [], []
+    for setting, by_label in extras.items():
+        for label, runs in by_label.items():
+            labels.append(f"{setting}\n{label}")
+            values.append([fd(r) for r in runs])
+    for i, v in enumerate(values):
+        good = _study.finite(v)
+        ax.plot(good, [i] * len(good), "o", ms=3, color="C0")
+        n_bad = len(v) - len(good)
+        if n_bad:
+            ax.text(chance * 30, i, f"{n_bad} diverged", va="center", fontsize=7)
+        if good:
+            ax.plot([np.mean(good)], [i], "|", ms=14, color="k")
+    ax.axvline(chance, color="k", ls="--", lw=1)
+    ax.axvline(data, color="k", ls=":", lw=1)
+    ax.set_yticks(range(len(labels)), labels, fontsize=6)
+    ax.invert_yaxis()
+    ax.set(xscale="log", xlabel="final Fréchet distance (log scale)",
+           title="higher learning rate and poor initialisation:\nevery seed (dots), mean (bar); dashed chance, dotted data")
+
+    ax = axes[3]
+    if mates:
+        ax.bar([0, 1], [np.mean([m["train"] for m in mates]), np.mean([m["eval"] for m in mates])], color=["C1", "C2"])
+        for m in mates:
+            ax.plot([0, 1], [m["train"], m["eval"]], "k.", ms=4)
+        ax.set_xticks([0, 1], ["training mode\n(batch statistics)", "eval mode\n(running statistics)"])
+    ax.set(ylabel="spread of G(z₀) over redrawn batch-mates\n/ distance between two samples (ratio)",
+           title="BN in G: one sample's dependence on its batch-mates (every seed)")
     fig.tight_layout()
     return _study.save_figure(fig, args, "bn_in_gans")
 
 
+# --------------------------------------------------------------------------------- main
 def main(argv=None):
-    p = _study.parser("bn_in_gans", __doc__)
-    p.add_argument("--mnist", metavar="DIR", help="also run on MNIST from the IDX files in DIR (as digits)")
-    args = p.parse_args(argv)
-    budgets = QUICK if args.quick else FULL
-    specs = {"digits": budgets["digits"], "grid25": budgets["grid25"]}
-    if args.mnist:
-        specs[f"mnist:{args.mnist}"] = budgets["digits"]
-    datasets = {spec: load_dataset(spec) for spec in specs}
-    norms = {label: (g_norm, d_norm) for label, g_norm, d_norm in VARIANTS}
-    results, timings = {}, {}
-    for spec, budget in specs.items():
-        results[spec] = _study.across_seeds(
-            norms, _study.seeds(args),
-            lambda label, seed: run(spec, datasets[spec], *norms[label], seed, budget, EVAL_SAMPLES[args.quick]))
-        timings[spec] = step_times(spec, datasets[spec], TIMING_ROUNDS[args.quick])
-        print(f"{spec}: done", flush=True)
-    header = (f"## BatchNorm in GANs — {len(_study.seeds(args))} seeds; steps: "
-              + ", ".join(f"{spec} {b['steps']}" for spec, b in specs.items()) + ("  (--quick)" if args.quick else ""))
-    _study.write_report(args, "bn_in_gans", [header] + tables(results, datasets, timings))
-    figure(results, datasets, args)
+    args = _study.parser("bn_in_gans", __doc__).parse_args(argv)
+    budget = QUICK if args.quick else FULL
+    dataset = load_dataset(SPEC)
+    n_eval = _study.eval_samples(dataset, args.quick)
+    references = _study.reference_rows(dataset, n_eval)
+    seeds = _study.seeds(args)
+    labels = [label for label, *_ in VARIANTS]
+
+    picks, pilots = {}, {}
+    for label in labels:
+        picks[label], pilots[label] = _study.pick_lr(
+            LR_GRID, lambda lr, seed: fd(run(dataset, label, seed, lr, budget["pilot_steps"], budget, n_eval)), True)
+        print(f"pilot {label}: {_study.fmt_pilot(LR_GRID, pilots[label], picks[label])}", flush=True)
+
+    results = _study.across_seeds(labels, seeds, lambda label, seed: run(
+        dataset, label, seed, picks[label], budget["steps"], budget, n_eval, keep=label == "G only"))
+    results_picks = dict(picks)
+    print("main runs: done", flush=True)
+
+    extras = {}
+    for scale in INIT_SCALES:
+        extras[f"G weights ×{scale:g} at init"] = {label: [run(dataset, label, s, picks[label], budget["extra_steps"],
+                                                               budget, n_eval, init_scale=scale) for s in seeds]
+                                                    for label in ("none", "G only")}
+    extras[f"lr ×{HIGH_LR_FACTOR}"] = {label: [run(dataset, label, s, HIGH_LR_FACTOR * picks[label],
+                                                   budget["extra_steps"], budget, n_eval) for s in seeds]
+                                       for label in ("none", "G only")}
+    print("extra runs: done", flush=True)
+
+    trained = [r["trainer"] for r in results["G only"] if "trainer" in r]
+    mates = [batch_mates(t, budget["mates_draws"]) for t in trained]
+    mode_fd = [train_mode_fd(t, dataset, n_eval) for t in trained]
+    classifier = get_classifier(dataset)
+    skewed = imbalanced(dataset)
+    imbalance = {"full set (the main runs)": [class_metrics(t.sample(n_eval, seed=[s, 99]), dataset, classifier)
+                                              for s, t in zip(seeds, trained)], "imbalanced": []}
+    for s in seeds:
+        trainer = make_trainer(skewed, "G only", s, picks["G only"], budget["steps"])
+        _study.train(trainer, budget["steps"])
+        imbalance["imbalanced"].append(class_metrics(trainer.sample(n_eval, seed=[s, 99]), skewed, classifier))
+    for r in results["G only"]:
+        r.pop("trainer", None)
+    print("imbalance runs: done", flush=True)
+    timings = step_times(dataset, picks, budget["timing_rounds"])
+
+    results_for_verdicts = {**results, "picks": results_picks, "mode_fd": mode_fd}
+    comparison, comparisons = comparison_table(results, references, budget)
+    claims = [f"**{key}**\n\n" + _study.claim(*CLAIMS[key]) for key in CLAIMS]
+    found = verdicts(results_for_verdicts, comparisons, extras, references, mates, imbalance, budget)
+    n_imb = len(skewed.x)
+    sections = [
+        f"## BatchNorm in GANs — digits, {len(seeds)} seeds, {budget['steps']} steps"
+        + ("  (--quick)" if args.quick else ""),
+        "### Claims under test", *claims,
+        f"### Reference rows ({n_eval} samples each)", _study.reference_table(references, dataset),
+        "### Learning-rate pilots (final FD; seeds " + ", ".join(map(str, _study.PILOT_SEEDS))
+        + f"; {budget['pilot_steps']} steps; the pick in bold)",
+        _study.markdown_table(["BN in", "lr: FD per pilot seed"],
+                              [[label, _study.fmt_pilot(LR_GRID, pilots[label], picks[label], ".1f")] for label in labels]),
+        f"### Quality at the end ({n_eval} eval-mode samples of the weight average; mean ± 95 % CI over seeds)",
+        quality_table(results, references, picks),
+        "### Comparisons (paired over seeds; Holm across each column; a finding needs p < 0.05 or disjoint intervals)",
+        "Steps to the chance FD count a run that never got there at the budget (a lower bound).",
+        comparison,
+        "### Gradient norms ‖∂L/∂W‖ per Dense layer (median over logged steps; mean ± 95 % CI over seeds)",
+        gradient_table(results),
+        f"### Higher learning rate and poor initialisation ({budget['extra_steps']} steps; {len(seeds)} seeds)",
+        extra_table(extras, references),
+        "### A sample's dependence on its batch-mates (BN in G, final generators)",
+        _study.markdown_table(["mode", "spread of G(z₀) / distance between samples", "FD of samples"], [
+            ["training (batch statistics)", _study.mean_ci([m["train"] for m in mates], ".3f"),
+             _study.mean_ci([m["train_mode"] for m in mode_fd])],
+            ["eval (running statistics)", _study.mean_ci([m["eval"] for m in mates], ".3f"),
+             _study.mean_ci([m["eval_mode"] for m in mode_fd])]]),
+        f"### Imbalanced data (classes {', '.join(map(str, IMBALANCE['classes']))} cut to "
+        f"{IMBALANCE['keep']:.0%}: {n_imb} images; BN in G, {budget['steps']} steps; scored by the full set's classifier)",
+        _study.markdown_table(["data", "FD against that data", "class-share distance (TV)", "minority share / data's"], [
+            [name, _study.mean_ci([m["frechet_distance"] for m in ms]), _study.mean_ci([m["class_tv"] for m in ms], ".3f"),
+             _study.mean_ci([m["minority_ratio"] for m in ms])] for name, ms in imbalance.items()]),
+        "### Cost of a step (median of round-robin timings, one step of each variant in turn; one thread)",
+        cost_table(timings),
+        "### Verdicts",
+        _study.markdown_table(["claim", "verdict", "the number that decides it"], found),
+    ]
+    _study.write_report(args, "bn_in_gans", sections)
+    figure(results, references, extras, mates, args)
 
 
 if __name__ == "__main__":

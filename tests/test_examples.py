@@ -17,14 +17,38 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # the first cells (labels) of the table rows each example must print, and other text it must contain
 EXPECTED = {
-    "bn_in_gans": {"rows": ["none", "G only", "D only", "both"] * 2, "text": ["**digits**", "**grid25**"]},
-    "optimizers": {"rows": ["full-batch GD", "SGD", "SGD + momentum 0.9", "Adagrad", "Adam"] * 2,
-                   "text": ["**ring8**", "**grid25**"]},
-    "stability": {"rows": ["baseline", "one-sided label smoothing 0.1", "feature matching",
-                           "minibatch discrimination (5 kernels)", "historical averaging 1e-3", "batch norm in G",
-                           "instance norm in G", "packing 2", "all combined (no instance norm)"] * 3,
-                  "text": ["**ring8**", "**grid25**", "**digits**"]},
-    "efficiency": {"rows": ["16", "64", "64 × 500"], "text": ["GPU: ", "Graph replay", "minigan/nn/dense.py"]},
+    "bn_in_gans": {"rows": ["chance: Gaussian fitted to the pixels", "chance: one sample repeated",
+                            "calibration: one image per class", "data"]
+                   + ["none", "G only", "D only", "both", "both, mixed batch"] * 4
+                   + ["G only vs none", "both vs G only", "training (batch statistics)", "eval (running statistics)",
+                      "full set (the main runs)", "imbalanced", "G weights ×0.1 at init", "lr ×5", "faster",
+                      "performance (BN in G)", "performance (BN in D)", "unstable", "initialisation",
+                      "learning_rate", "batch_mates"],
+                   "text": ["### Verdicts", "提高模型的收敛速度", "Learning-rate pilots"]},
+    "optimizers": {"rows": ["full-batch GD", "SGD", "SGD + momentum 0.9", "Adagrad", "Adam"] * 5
+                   + ["chance: uniform over the data's square", "data"] * 3
+                   + ["full-batch GD may cause mode collapse", "full-batch GD converges slowly (at equal wall time)",
+                      "SGD improves training speed and performance over full-batch GD",
+                      "Adagrad improves training speed and performance over full-batch GD"],
+                   "text": ["### Verdicts", "Equal wall time", "Equal gradient evaluations", "模式崩溃"]},
+    "stability": {"rows": ["chance: uniform over the data's square", "data"]
+                  + ["baseline", "one-sided label smoothing (real 0.9)", "two-sided label smoothing (real 0.9, fake 0.1)",
+                     "feature matching", "minibatch discrimination (5 kernels)", "historical averaging 1e-3",
+                     "batch norm in G", "instance norm in G", "packing 2", "all combined (no instance norm)"] * 9
+                  + ["high-quality fraction, equal steps", "特征匹配: better results",
+                     "PacGAN (Lin et al., 2018): packing reduces mode collapse"],
+                  "text": ["### Verdicts", "小批量判别"]},
+    "efficiency": {"rows": ["chance: Gaussian fitted to the pixels", "chance: one sample repeated",
+                            "calibration: one image per class", "data", "batch 64", "batch 256",
+                            "no BN in G, batch 64", "16", "64", "digits, batch 64", "784-pixel, batch 64", "64 × 500"],
+                   "text": ["GPU: ", "Graph replay", "minigan/nn/dense.py", "### Verdicts"]},
+    "vanishing_gradients": {"rows": ["chance: Gaussian fitted to the pixels", "data"]
+                            + ["LeakyReLU 0.2", "LeakyReLU 0.2 + BN", "ReLU", "ReLU + BN", "sigmoid", "sigmoid + BN",
+                               "tanh", "tanh + BN"] * 5
+                            + ["sigmoid vs LeakyReLU 0.2", "tanh + BN vs tanh"] * 2
+                            + ["003: sigmoid makes gradients vanish towards the first layers (vs LeakyReLU 0.2)",
+                               "002: BN cannot solve vanishing gradients (sigmoid)"],
+                            "text": ["### Verdicts", "Relative gradients at initialisation"]},
     "backprop_walkthrough": {"rows": ["b2", "W2", "β", "γ", "b1", "W1", "x", "h", "y", "a", "z", "ℓ", "L",
                                       "∂L/∂x̂ᵢ", "∂L/∂σ²", "∂L/∂μ", "∂L/∂xᵢ", "∂L/∂γ", "∂L/∂β"],
                              "text": ["%8 = batch_norm(%7, %3, %2)"]},
@@ -63,7 +87,7 @@ def quick_run(tmp_path_factory):
 
 
 def table_rows(markdown):
-    """The cells of every markdown table row (header and separator rows excluded)."""
+    """The cells of every markdown table row, headers included (separator rows excluded)."""
     rows = []
     for line in markdown.splitlines():
         if line.startswith("| ") and not line.startswith("| ---"):
@@ -84,6 +108,30 @@ def test_example_runs_quick_and_writes_its_table_and_figure(name, quick_run):
         assert text in table
     for figure in FIGURES.get(name, [name]):
         assert (out / f"{figure}.png").read_bytes().startswith(PNG_MAGIC)
+
+
+TRAINING_STUDIES = ("bn_in_gans", "optimizers", "stability", "efficiency", "vanishing_gradients")
+VERDICT_WORDS = ("supported", "contradicted", "not decided at this budget")
+
+
+@pytest.mark.parametrize("name", TRAINING_STUDIES)
+def test_training_study_reports_reference_rows_intervals_and_verdicts(name, quick_run):
+    """The study standard (STUDIES.md): chance and data rows scored like the generators, 95 % intervals,
+    learning-rate pilots, quoted claims, and a verdict on every claim in the three allowed words."""
+    _, out = quick_run(name)
+    text = (out / f"{name}.md").read_text()
+    labels = [row[0] for row in table_rows(text)]
+    assert any(label.startswith("chance") for label in labels), f"{name}: no chance row"
+    assert "data" in labels, f"{name}: no data row"
+    assert "95 %" in text and " ± " in text
+    assert "> " in text and "shared/reference/" in text  # a quoted claim with its source
+    assert "### Verdicts" in text, f"{name}: no verdicts section"
+    section = text.split("### Verdicts", 1)[1].split("\n#", 1)[0]
+    header, *rows = table_rows(section)
+    assert "verdict" in header and rows, f"{name}: the verdicts section has no table with a verdict column"
+    for row in rows:
+        verdict = row[header.index("verdict")]
+        assert verdict.startswith(VERDICT_WORDS), f"{name}: verdict {verdict!r} is not one of {VERDICT_WORDS}"
 
 
 def test_walkthrough_gradients_match_finite_differences(quick_run):

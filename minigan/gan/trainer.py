@@ -304,6 +304,12 @@ class Trainer:
         return value
 
     # ---------------------------------------------------------------------------------- step
+    def _d_logits(self, real, fake):
+        """D's logits of the real and the fake rows of one D update: two calls, so that BatchNorm in D
+        (if any) normalises each batch by its own statistics (``examples/bn_in_gans.py`` overrides
+        this to normalise one mixed batch)."""
+        return self.D(real), self.D(fake)
+
     def _d_update(self, step):
         """One D update; returns its loss and the logits of the real and the fake rows. (A method of its
         own so that the two batches are freed before the G update starts.)"""
@@ -311,8 +317,7 @@ class Trainer:
         real = self.real_batch(c.batch_size)
         with no_grad():
             fake = self.G(self.noise(c.batch_size))
-        real_logits = self.D(pack_samples(real, c.pack))
-        fake_logits = self.D(pack_samples(fake, c.pack))
+        real_logits, fake_logits = self._d_logits(pack_samples(real, c.pack), pack_samples(fake, c.pack))
         d_loss = self._d_loss(real_logits, fake_logits)
         d_value = self._check_finite(d_loss, "discriminator", step)
         self.D_opt.zero_grad()
