@@ -56,10 +56,11 @@ Design (``STUDIES.md``; the shared rules are in ``_study.py``):
    Adam on the same 1,797 images; ``minigan.metrics.classifier.train_classifier``) trained
    ``MIN_ROUNDS`` times, its process-CPU seconds and epochs set beside the GAN's to the thresholds.
 
-Helpers of this study's own (not in ``_study``): :func:`run_to_threshold`, a training loop like
+Helpers of this study's own (not in ``_study``; its two-clock timing is
+``benchmarks/_common.time_interleaved_clocks``): :func:`run_to_threshold`, a training loop like
 ``_study.train`` that evaluates every fixed number of samples seen, stops at the threshold, and keeps
-process-CPU seconds beside wall seconds; :func:`timed`, ``time_interleaved``'s round-robin with both
-clocks; :func:`median_ci`, the order-statistic interval of a median (for timings, which are skewed).
+process-CPU seconds beside wall seconds; :func:`median_ci`, the order-statistic interval of a median
+(for timings, which are skewed).
 
 Budget estimate (one core, ~9/10/15/25/50 ms a step at batch 32/64/128/256/512, 0.2 s an evaluation):
 pilots 6 configurations × 3 lrs × 2 seeds stopping at FD < 20 or 64k samples (~4-12 s each, ~280 s);
@@ -149,35 +150,12 @@ def load():
 
 
 def timed(items, rounds, budget_s=None, warmup=1):
-    """{name: {"cpu": [s], "wall": [s]}}: ``items`` (name, run[, sync]) timed round-robin as
-    ``benchmarks/_common.time_interleaved`` does (each round starts one item later; warm-up rounds; the
-    number of rounds lowered, never below MIN_ROUNDS, so that the rounds take about ``budget_s``), but
-    with two clocks per run: wall (``perf_counter``) and this process's CPU time (``process_time``),
-    which other processes on a shared machine do not inflate. (A helper of this study's own:
-    ``time_interleaved`` keeps wall time only.)"""
-    timers = [_common.Timed(*item) for item in items]
-    rounds = max(rounds, MIN_ROUNDS)
-
-    def once(t):
-        t.sync()
-        w, c = time.perf_counter(), time.process_time()
-        t.run()
-        t.sync()
-        return time.perf_counter() - w, time.process_time() - c
-
-    per_round = 0.0
-    for _ in range(max(warmup, 1)):
-        per_round = sum(once(t)[0] for t in timers)
-    if budget_s:
-        rounds = min(rounds, max(MIN_ROUNDS, int(budget_s / max(per_round, 1e-9))))
-    out = {t.name: {"cpu": [], "wall": []} for t in timers}
-    k = len(timers)
-    for r in range(rounds):
-        for t in timers[r % k:] + timers[:r % k]:
-            wall, cpu = once(t)
-            out[t.name]["wall"].append(wall)
-            out[t.name]["cpu"].append(cpu)
-    return out
+    """{name: {"cpu": [s], "wall": [s]}}: ``items`` (name, run[, sync]) timed round-robin by
+    ``benchmarks/_common.time_interleaved_clocks``, with at least MIN_ROUNDS rounds, each run on two
+    clocks: wall (``perf_counter``) and this process's CPU time (``process_time``), which other
+    processes on a shared machine do not inflate."""
+    return _common.time_interleaved_clocks([_common.Timed(*item) for item in items], max(rounds, MIN_ROUNDS),
+                                           warmup, budget_s, min_repeats=MIN_ROUNDS)
 
 
 # -------------------------------------------------------------------------------------- training

@@ -72,7 +72,6 @@ runs × 5,000 × 6.2 ms ≈ 185 s; final runs 20 × ~5,000 × 1.7 ms ≈ 170 s a
 """
 
 import math
-import time
 
 import numpy as np
 
@@ -161,47 +160,31 @@ def window(result, step, key):
 
 def step_ms(dataset, budget, picks):
     """({label: median CPU ms per step}, {label: median wall ms per step}) of each optimizer at its
-    pick, its trainers stepped round-robin on one thread (``_common.time_interleaved``). Each step's
-    process CPU time (``time.process_time``) is recorded beside the wall time that ``time_interleaved``
-    measures: on a machine shared by more processes than cores, a step's wall time includes the time
-    other processes hold the core, and more so for a longer step (the first full run of this study
-    measured GD at 13.3 wall ms against 6.2 ms alone, and SGD + momentum 3 times SGD)."""
+    pick, its trainers stepped round-robin on one thread (``_common.time_interleaved_clocks``). Each
+    step's process CPU time (``time.process_time``) is recorded beside its wall time: on a machine
+    shared by more processes than cores, a step's wall time includes the time other processes hold the
+    core, and more so for a longer step (the first full run of this study measured GD at 13.3 wall ms
+    against 6.2 ms alone, and SGD + momentum 3 times SGD)."""
     trainers = {label: Trainer(config(budget, fields, picks[label], 0), dataset, progress=False)
                 for label, fields, _ in OPTIMIZERS}
-    cpu = {label: [] for label in trainers}
-
-    def step(label):
-        started = time.process_time()
-        trainers[label].step(grad_norms=False)
-        cpu[label].append(time.process_time() - started)
-
-    items = [_common.Timed(label, lambda label=label: step(label)) for label in trainers]
-    wall = _common.time_interleaved(items, budget["timing_rounds"], warmup=3)
-    rounds = budget["timing_rounds"]
-    return ({label: _common.summarize(t[-rounds:])["median"] for label, t in cpu.items()},
-            {label: _common.summarize(t)["median"] for label, t in wall.items()})
+    items = [_common.Timed(label, lambda t=t: t.step(grad_norms=False)) for label, t in trainers.items()]
+    times = _common.time_interleaved_clocks(items, budget["timing_rounds"], warmup=3)
+    return ({label: _common.summarize(t["cpu"])["median"] for label, t in times.items()},
+            {label: _common.summarize(t["wall"])["median"] for label, t in times.items()})
 
 
 # ----------------------------------------------------------------------------------- statistics
 def compare_table(reference, variants):
     """``_study.compare`` of every variant against ``reference`` for several metrics (all higher is
-    better), with one Holm correction over every comparison of the table rather than one per metric.
+    better), with one Holm correction over every comparison of the table rather than one per metric
+    (``_study.compare_pairs``).
 
     ``reference`` is {metric: values}, ``variants`` {label: {metric: values}}. Returns
-    {(label, metric): compare's dict, p_holm and verdict redone over the whole table}. (A candidate for
-    ``_study``: a table-wide family.)"""
-    out = {}
-    for metric in reference:
-        family = _study.compare(reference[metric], {label: v[metric] for label, v in variants.items()}, False)
-        out.update({(label, metric): r for label, r in family.items()})
-    keys = list(out)
-    for key, p_holm in zip(keys, _study.holm([out[k]["p"] for k in keys])):
-        r = out[key]
-        found = r["separated"] or (not math.isnan(p_holm) and p_holm < _study.ALPHA)
-        r["p_holm"] = p_holm
-        r["verdict"] = (("better" if r["difference"] > 0 else "worse")
-                        if found and not math.isnan(r["difference"]) and r["difference"] != 0 else _study.NO_DIFFERENCE)
-    return out
+    {(label, metric): compare's dict}."""
+    values = {(None, metric): v for metric, v in reference.items()}
+    values.update({(label, metric): v[metric] for label, v in variants.items() for metric in reference})
+    pairs = [((label, metric), (None, metric)) for metric in reference for label in variants]
+    return {variant: c for (variant, _), c in _study.compare_pairs(values, pairs, lower_is_better=False).items()}
 
 
 def fmt_compare(r):

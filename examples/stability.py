@@ -73,7 +73,7 @@ import time
 import numpy as np
 
 import _study
-from benchmarks._common import Timed, summarize, time_interleaved
+from benchmarks._common import Timed, summarize, time_interleaved_clocks
 from minigan.data import load_dataset
 from minigan.gan.trainer import TrainConfig, Trainer
 from minigan.nn import functional as F
@@ -176,25 +176,18 @@ def finals(results, key="final", metric=HQ):
 
 def time_steps(dataset, picks, budget):
     """{label: {"wall": summary, "cpu": summary}} of milliseconds per step, every configuration timed
-    interleaved on this thread (``time_interleaved``, which reads the wall clock), and each step's CPU
-    time of this thread read around it (``time.thread_time``).
+    interleaved on this thread (``time_interleaved_clocks``), on the wall clock and on this thread's CPU
+    clock (``time.thread_time``).
 
     The CPU time is what sets the steps at equal cost: on a shared machine (here 2 cores, several
     processes) a step is often descheduled part-way, the longer a step the likelier, so the wall-clock
     medians of long and short steps are not in proportion to their work; a thread's CPU time is the wall
     time the step takes on a core of its own."""
     trainers = {label: make_trainer(label, picks[label], 0, 10 ** 9, dataset) for label in LABELS}
-    cpu = {label: [] for label in LABELS}
-
-    def step(label):
-        started = time.thread_time()
-        trainers[label].step(grad_norms=False)
-        cpu[label].append(time.thread_time() - started)
-
-    items = [Timed(label, lambda label=label: step(label)) for label in LABELS]
-    wall = time_interleaved(items, repeats=budget["timing_rounds"], warmup=budget["timing_warmup"])
-    return {label: {"wall": summarize(wall[label]), "cpu": summarize(cpu[label][-len(wall[label]):])}
-            for label in LABELS}
+    items = [Timed(label, lambda t=t: t.step(grad_norms=False)) for label, t in trainers.items()]
+    times = time_interleaved_clocks(items, repeats=budget["timing_rounds"], warmup=budget["timing_warmup"],
+                                    cpu_clock=time.thread_time)
+    return {label: {"wall": summarize(t["wall"]), "cpu": summarize(t["cpu"])} for label, t in times.items()}
 
 
 # ---------------------------------------------------------------------------------------- tables

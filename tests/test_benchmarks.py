@@ -56,3 +56,20 @@ def test_gradient_penalty_critic_step_equals_pytorch_in_float64():
     worst = check_matches_pytorch(torch, batch_size=16, steps=2, tolerance=1e-9, n_data=64)
     assert set(worst) == {"L", "gradients", "parameters"}
     assert max(worst.values()) <= 1e-9
+
+
+def test_interleaved_timing_reads_the_cpu_clock_around_each_timed_run_in_rotating_order():
+    """``time_interleaved_clocks``: each round runs every item once, starting one item later each round;
+    the CPU clock is read once before and once after each run (a counting clock makes every CPU time
+    exactly 1), and ``time_interleaved`` gives the same wall-clock lists without reading it."""
+    from benchmarks import _common
+
+    order, ticks = [], iter(range(10 ** 6))
+    items = [_common.Timed(name, lambda name=name: order.append(name)) for name in "abc"]
+    times = _common.time_interleaved_clocks(items, repeats=4, warmup=1, cpu_clock=lambda: float(next(ticks)))
+    assert order == list("abc") + list("abc") + list("bca") + list("cab") + list("abc")  # warm-up, 4 rounds
+    assert set(times) == set("abc")
+    for t in times.values():
+        assert t["cpu"] == [1.0] * 4 and len(t["wall"]) == 4 and min(t["wall"]) >= 0
+    wall_only = _common.time_interleaved(items, repeats=3, warmup=0)
+    assert {name: len(t) for name, t in wall_only.items()} == {"a": 3, "b": 3, "c": 3}
