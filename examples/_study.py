@@ -146,20 +146,6 @@ def finite(values):
     return [float(v) for v in values if v is not None and math.isfinite(float(v))]
 
 
-def mean_std(values, fmt=".2f"):
-    """"m ± s" over the finite values of the list ``values`` (sample std, ddof 1), each written with
-    format ``fmt``; "—" if there are none; "(k/n)" when only k of the n values were finite."""
-    good = finite(values)
-    if not good:
-        return "—"
-    text = f"{np.mean(good):{fmt}}"
-    if len(good) > 1:
-        text += f" ± {np.std(good, ddof=1):{fmt}}"
-    if len(good) < len(values):
-        text += f" ({len(good)}/{len(values)})"
-    return text
-
-
 def band(curves):
     """Mean and std across runs of curves sampled at the same points (shorter runs padded with NaN)."""
     length = max(len(c) for c in curves)
