@@ -12,7 +12,9 @@ The network, in float64, on a batch of m = 4 samples with 3 features (fixed rand
     ℓ = BCE(z, t)        binary cross-entropy on the logits, per sample, targets t = (1, 0, 1, 0)
     L = mean(ℓ)
 
-1. The tape: ``minigan.format_graph(L)``, one line per node, leaves first.
+1. The tape: ``minigan.format_graph(L)``, one line per node, leaves first; and the same graph drawn by
+   ``minigan.draw_graph(L, path)`` before backward, into ``OUT/backprop_walkthrough_graph.png`` (with
+   Graphviz when its ``dot`` is installed, else with matplotlib).
 2. ``L.backward()``, after ``retain_grad()`` on every intermediate node, and beside each node's gradient
    ∂L/∂v the central difference (L(v + ε eᵢ) − L(v − ε eᵢ)) / 2ε, ε = 1e-6, for every element i. For
    a leaf, v's value is perturbed; for an intermediate node the forward is re-run with ε eᵢ added to
@@ -23,6 +25,8 @@ The network, in float64, on a batch of m = 4 samples with 3 features (fixed rand
    function of x̂, of σ² (μ held), of μ (σ² recomputed from μ), of x, γ and β — and, where the fused op
    exposes it, with minigan's closed-form backward (∂L/∂x, ∂L/∂γ, ∂L/∂β).
 """
+
+import os
 
 import numpy as np
 
@@ -35,6 +39,7 @@ BN_EPS = 1e-5    # BatchNorm's ε
 SLOPE = 0.2
 TARGETS = np.array([[1.0], [0.0], [1.0], [0.0]])
 OPS = ("h", "y", "a", "z", "ℓ", "L")  # the intermediate nodes, in forward order
+GRAPH_PICTURE = "backprop_walkthrough_graph.png"
 
 
 def make_leaves(seed=0):
@@ -76,16 +81,20 @@ def loss(p, leaf=None, value=None, nudge=None):
             p[leaf].data = saved
 
 
-def walk(p):
-    """Build the graph, print the tape, backpropagate; per node (tape order): name, op, shape,
-    autograd's ∂L/∂v and the finite difference. Also the edges, the tape text and ∂L/∂y."""
+def walk(p, picture_path):
+    """Build the graph, list it and draw it into ``picture_path``, backpropagate; per node (tape
+    order): name, op, shape, autograd's ∂L/∂v and the finite difference. Also the edges, the tape text
+    and ∂L/∂y."""
     L, inner = forward(p)
+    for name, t in inner.items():  # named, the picture says "h = linear" rather than just "linear"
+        t.name = name
     order = tape_nodes(L)  # the graph's vertices: each op's node, and the leaves themselves
     tensors = {**p, **inner}
     names = {(t.grad_fn or t): name for name, t in tensors.items()}
     edges = [(names[parent], names[v]) for v in order if not v.is_leaf for parent in v.parents if parent in names]
     ops = {names[v]: v.op or "leaf" for v in order}
     tape = minigan.format_graph(L)
+    minigan.draw_graph(L, picture_path, title="the tape of L, before L.backward()")
     for t in inner.values():
         t.retain_grad()
     values = {name: t.numpy().copy() for name, t in inner.items()}
@@ -166,6 +175,8 @@ def report(rows, tape, trace):
         "## Backpropagation, node by node",
         "### 1. The tape (`minigan.format_graph(L)`)",
         "```\n" + tape + "\n```",
+        f"The same graph as a picture, drawn before `L.backward()` by `minigan.draw_graph(L, path)`: "
+        f"[{GRAPH_PICTURE}]({GRAPH_PICTURE}) (leaves in ovals, ops in boxes, the root outlined twice).",
         "### 2. Every node's gradient beside its finite difference (ε = 1e-6, central, element by element)",
         "'Largest gap' is the largest absolute difference between the two over the node's elements. "
         "∂L/∂b1 is 0: BatchNorm subtracts the batch mean, so a bias just before it cannot change L.",
@@ -213,7 +224,7 @@ def figure(rows, edges, trace, args):
 def main(argv=None):
     args = _study.parser("backprop_walkthrough", __doc__, seeds=0).parse_args(argv)
     p = make_leaves()
-    rows, edges, tape, values = walk(p)
+    rows, edges, tape, values = walk(p, os.path.join(args.out, GRAPH_PICTURE))
     grads = {r["name"]: r["grad"] for r in rows}
     trace = batch_norm_trace(p, values, grads)
     _study.write_report(args, "backprop_walkthrough", report(rows, tape, trace))

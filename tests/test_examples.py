@@ -63,7 +63,8 @@ EXPECTED = {
                               "∇ₓD(x̂), softplus critic", "∂P/∂θ, softplus critic"],
                      "text": ["%0 = leaf θ", "scatter_add(", "def hessian_by_rows(", "minigan.grad((g * e_i).sum()"]},
 }
-FIGURES = {"stability": ["stability", "stability_samples"]}
+FIGURES = {"stability": ["stability", "stability_samples"],
+           "backprop_walkthrough": ["backprop_walkthrough", "backprop_walkthrough_graph"]}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
