@@ -21,9 +21,17 @@ same gradients both times (a backward that mutates what it saved fails). Where a
 fails and its one-sided differences disagree, the report says the input sits on a kink (ReLU or abs
 at 0), where no gradient check can pass, instead of leaving a mystery.
 
-To check a layer's parameters, pass them as inputs: the check perturbs each input's ``.data`` in
-place (and restores it exactly), so ``gradcheck(lambda x, *p: layer(x), (x, *layer.parameters()))``
-checks the input and every parameter.
+``fn`` may be a :class:`~minigan.nn.Module`: ``gradcheck(model, x)`` checks the gradient of every
+input that requires grad and of every parameter that requires grad, each row of the report named
+``input i`` or ``parameter <name>`` (its ``named_parameters()`` name, e.g. ``parameter 1.weight``).
+The check runs on a float64 deep copy of the module (its inputs copied to float64 too; the caller's
+module, its buffers, gradients and mode, and minigan's random state are left as they were), and the
+copy is made the same function at every evaluation: before each one its buffers and
+:mod:`minigan.random`'s state are put back as they were at the start, so BatchNorm in training (which
+updates its running statistics) and Dropout (which draws a mask) are checked as the fixed functions
+that one forward pass computes. (For a plain function the check perturbs each input's ``.data`` in
+place and restores it exactly, so ``gradcheck(lambda x, *p: layer(x), (x, *layer.parameters()))``
+checks a float64 layer in place, without the copy.)
 
 ``gradgradcheck`` checks second derivatives the same way, as PyTorch's does: with a random output
 gradient v it forms the first derivatives
@@ -38,10 +46,12 @@ the two paths must agree. (Run ``gradcheck`` too: a first derivative that is wro
 its incoming gradient, is its business.)
 """
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from minigan import backends, random
 from minigan.autograd import enable_grad, grad, no_grad
 from minigan.errors import DTypeError, GradcheckError
 from minigan.tensor import Tensor, check_same_backend
@@ -86,15 +96,17 @@ class GradcheckReport:
     atol: float
     rtol: float
     passed: bool = False
+    subject: str = ""  # what was checked, when it is not simply fn: a module's float64 copy
 
     def __str__(self):
         return "\n".join(self._lines())
 
     def _lines(self):
         width = max([5] + [len(c.name) for c in self.inputs if c.label])
+        subject = [self.subject] if self.subject else []
         header = (f"{'input':>{width}}  {'shape':<14} {'mode':<6} {'checked':>7}  {'max abs err':>11}  "
                   f"{'max rel err':>11}  {'worst at':<14} {'analytic':>12}  {'numeric':>12}  ok")
-        lines = [header]
+        lines = subject + [header]
         for c in self.inputs:
             label = c.label or str(c.position)
             lines.append(
@@ -141,6 +153,78 @@ def _validate(fn, inputs, allow_float32, who="gradcheck"):
                 "and looser tolerances if you really mean it."
             )
     return inputs
+
+
+def _is_module(fn):
+    from minigan.nn.module import Module
+
+    return isinstance(fn, Module)
+
+
+class _ModuleFunction:
+    """A float64 deep copy of ``module`` as a function of its inputs and of its parameters that require
+    grad (``inputs``: float64 copies of the given inputs, then those parameters; ``labels`` name them),
+    the same function at every call: each call first puts the copy's buffers and minigan.random's
+    state back as they were when the copy was made. A ``with`` block puts the random state back at
+    its end too, so the caller's draws go on as if no check had run."""
+
+    def __init__(self, module, inputs, who):
+        if isinstance(inputs, Tensor) or not isinstance(inputs, (list, tuple)):
+            inputs = (inputs,)
+        # The copy needs no gradients: the memo makes deepcopy give None for each, not copy it.
+        tensors = module.parameters() + module.buffers()
+        self.module = copy.deepcopy(module, {id(t.grad): None for t in tensors if t.grad is not None})
+        self.module.to(dtype=np.float64)
+        home = next((t.backend for t in self.module.parameters() + self.module.buffers()), None)
+        given = tuple(_float64_copy(x, i, home, who) for i, x in enumerate(inputs))
+        named = [(name, p) for name, p in self.module.named_parameters() if p.requires_grad]
+        if not named and not any(x.requires_grad for x in given):
+            raise ValueError(f"{who}: neither an input nor a parameter of {type(module).__name__} requires grad, "
+                             "so there is nothing to check")
+        self.n_inputs = len(given)
+        self.inputs = given + tuple(p for _, p in named)
+        self.labels = [f"input {i}" for i in range(len(given))] + [f"parameter {name}" for name, _ in named]
+        self.buffers = [(owner, name, b, b.data.copy()) for _, owner in self.module.named_modules()
+                        for name, b in owner._buffers.items() if b is not None]
+        self.random_state = random.get_state()
+        mode = "training" if module.training else "eval"
+        self.description = (f"module {type(module).__name__} ({mode} mode), checked on a float64 copy whose buffers "
+                            "and minigan.random state are restored before every evaluation")
+
+    def __call__(self, *args):
+        for owner, name, tensor, values in self.buffers:
+            owner._buffers[name] = tensor
+            tensor.data = values.copy()
+        random.set_state(self.random_state)
+        return self.module(*args[:self.n_inputs])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        random.set_state(self.random_state)
+        return False
+
+    def label(self, report):
+        for c in report.inputs:
+            if c.position < len(self.labels):
+                c.label = self.labels[c.position]
+        report.subject = self.description
+        return report
+
+
+def _float64_copy(x, position, backend, who):
+    """A float64 copy of a module's input: a tensor keeps its backend and requires_grad; anything else
+    becomes a constant on the module's backend."""
+    if isinstance(x, Tensor):
+        out = Tensor._from_op(x.data.astype(np.float64, copy=True), (), None, None)
+        return out.requires_grad_() if x.requires_grad else out
+    try:
+        data = Tensor(x, dtype=np.float64).data
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{who}: input {position} is a {type(x).__name__}, expected a minigan Tensor or an array "
+                        f"({exc})") from None
+    return Tensor._from_op(data if backend is None else backends.to_backend(data, backend), (), None, None)
 
 
 def _analytic_gradients(fn, inputs, rng):
@@ -246,8 +330,19 @@ def check_gradients(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", n_d
                     max_full_elements=1024, allow_float32=False, nondet_tol=0.0):
     """Run the gradient check and return a :class:`GradcheckReport` (never raises on a mismatch).
 
-    See the module docstring for the method; :func:`gradcheck` is the raising version.
+    See the module docstring for the method (and for a :class:`~minigan.nn.Module` as ``fn``);
+    :func:`gradcheck` is the raising version.
     """
+    options = dict(eps=eps, atol=atol, rtol=rtol, mode=mode, n_directions=n_directions, seed=seed,
+                   max_full_elements=max_full_elements, allow_float32=allow_float32, nondet_tol=nondet_tol)
+    if _is_module(fn):
+        with _ModuleFunction(fn, inputs, "gradcheck") as function:
+            return function.label(_check_gradients(function, function.inputs, **options))
+    return _check_gradients(fn, inputs, **options)
+
+
+def _check_gradients(fn, inputs, eps, atol, rtol, mode, n_directions, seed, max_full_elements, allow_float32,
+                     nondet_tol):
     if mode not in ("auto", "full", "random"):
         raise ValueError(f"gradcheck: mode must be 'auto', 'full' or 'random', got {mode!r}")
     inputs = _validate(fn, inputs, allow_float32)
@@ -290,7 +385,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="auto", n_directi
     """Check ``fn``'s gradients against central finite differences.
 
     ``fn`` takes the tensors ``inputs`` (a tensor or a sequence) and returns a tensor. Every input with
-    ``requires_grad=True`` is checked; inputs must be float64 unless ``allow_float32=True``.
+    ``requires_grad=True`` is checked; inputs must be float64 unless ``allow_float32=True``. ``fn`` may
+    also be a :class:`~minigan.nn.Module`: then every input and every parameter that requires grad is
+    checked, on a float64 copy made deterministic (module docstring).
 
     Returns True on success (or the :class:`GradcheckReport` if ``return_report=True``); raises
     :class:`~minigan.errors.GradcheckError`, whose message is the report, on failure.
@@ -379,8 +476,20 @@ def check_second_gradients(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, r
                            n_directions=10, seed=0, max_full_elements=1024, allow_float32=False, nondet_tol=0.0):
     """Run the second-derivative check and return a :class:`GradgradcheckReport` (never raises on a mismatch).
 
-    See the module docstring; :func:`gradgradcheck` is the raising version.
+    See the module docstring (a :class:`~minigan.nn.Module` as ``fn`` included); :func:`gradgradcheck`
+    is the raising version.
     """
+    options = dict(grad_outputs=grad_outputs, eps=eps, atol=atol, rtol=rtol, mode=mode, n_directions=n_directions,
+                   seed=seed, max_full_elements=max_full_elements, allow_float32=allow_float32,
+                   nondet_tol=nondet_tol)
+    if _is_module(fn):
+        with _ModuleFunction(fn, inputs, "gradgradcheck") as function:
+            return function.label(_check_second_gradients(function, function.inputs, **options))
+    return _check_second_gradients(fn, inputs, **options)
+
+
+def _check_second_gradients(fn, inputs, grad_outputs, eps, atol, rtol, mode, n_directions, seed, max_full_elements,
+                            allow_float32, nondet_tol):
     inputs = _validate(fn, inputs, allow_float32, who="gradgradcheck")
     with enable_grad():
         out = fn(*inputs)
@@ -406,10 +515,10 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
                   seed=0, max_full_elements=1024, allow_float32=False, nondet_tol=0.0, return_report=False):
     """Check ``fn``'s second derivatives (its double backward) against finite differences of its first.
 
-    ``fn`` and ``inputs`` as for :func:`gradcheck`; ``grad_outputs`` is the output gradient v (default:
-    random, seeded, and itself checked). Returns True on success (or the report if
-    ``return_report=True``); raises :class:`~minigan.errors.GradcheckError`, whose message is the
-    report, on failure.
+    ``fn`` and ``inputs`` as for :func:`gradcheck` (a module's parameters included); ``grad_outputs`` is
+    the output gradient v (default: random, seeded, and itself checked). Returns True on success (or
+    the report if ``return_report=True``); raises :class:`~minigan.errors.GradcheckError`, whose
+    message is the report, on failure.
     """
     report = check_second_gradients(fn, inputs, grad_outputs=grad_outputs, eps=eps, atol=atol, rtol=rtol,
                                     mode=mode, n_directions=n_directions, seed=seed,

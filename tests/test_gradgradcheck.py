@@ -35,8 +35,8 @@ def test_every_builtin_op_passes_gradgradcheck(backend_name, name):
 @pytest.mark.parametrize("name", LAYER_NAMES)
 def test_every_builtin_layer_passes_gradgradcheck(backend_name, name):
     case = builtin_checks.LAYER_CASES[LAYER_NAMES.index(name)]
-    fn, inputs = builtin_checks.layer_case_inputs(case, 0, np.random.default_rng(0))
-    report = minigan.check_second_gradients(fn, inputs)
+    layer, inputs = builtin_checks.layer_case_inputs(case, 0, np.random.default_rng(0))
+    report = minigan.check_second_gradients(layer, inputs)  # the input and every parameter, by name
     assert report.passed, str(report)
 
 

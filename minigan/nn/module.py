@@ -19,9 +19,9 @@ import numpy as np
 
 from minigan import backends
 from minigan.autograd import RemovableHandle
-from minigan.errors import DTypeError, ShapeError
+from minigan.errors import BackendError, DTypeError, ShapeError
 from minigan.serialization import load_npz, save_npz
-from minigan.tensor import Tensor
+from minigan.tensor import Tensor, as_float_dtype
 
 
 class Parameter(Tensor):
@@ -206,13 +206,55 @@ class Module:
         """Load a state dict saved by :meth:`save` (checked as in :meth:`load_state_dict`)."""
         return self.load_state_dict(load_npz(path))
 
-    def to(self, backend_name):
-        """Move every parameter and buffer to ``backend_name`` ("numpy" or "cupy") in place."""
+    def to(self, *args, backend=None, dtype=None):
+        """Convert every parameter and buffer, and any ``.grad``, in place; return the module.
+
+        As ``torch.nn.Module.to``: ``to("cupy")`` / ``to("numpy")`` moves to a backend, ``to("float64")``
+        (or ``np.float64``, ``minigan.float64``) casts, ``to("cupy", "float64")`` does both, and so do the
+        keywords ``backend=`` and ``dtype=``; ``to(tensor)`` takes the tensor's backend and dtype. The
+        Parameter and buffer objects stay the same (BatchNorm's running statistics included); only
+        their ``.data`` (and ``.grad``) is replaced, and only where it changes. A gradient that is a
+        tensor on the tape (after ``backward(create_graph=True)``) becomes a converted leaf.
+
+        Everything is checked, and every new array made, before anything changes: an unknown backend,
+        an unusable GPU or a dtype other than float32/float64 raises and leaves the module as it was.
+
+        Build optimizers after moving a module, as in PyTorch. One built before keeps the same
+        Parameter objects, so it steps the converted values; its own state buffers (momentum,
+        Adam's moments) follow each parameter's dtype and backend at its next step (see
+        :mod:`minigan.optim`).
+        """
+        backend, dtype = _conversion_target(args, backend, dtype)
+
+        def convert(array):
+            moved = array if backend is None else backends.to_backend(array, backend)
+            return moved if dtype is None or moved.dtype == dtype else moved.astype(dtype)
+
+        tensors, seen = [], set()
         for t in self.parameters() + self.buffers():
-            t.data = backends.to_backend(t.data, backend_name)
-            if t.grad is not None:
-                t.grad = backends.to_backend(t.grad, backend_name)
+            if id(t) not in seen:
+                seen.add(id(t))
+                tensors.append(t)
+        updates = []
+        for t in tensors:
+            grad = t.grad
+            if isinstance(grad, Tensor):
+                new = convert(grad.data)
+                grad = grad if new is grad.data else Tensor._from_op(new, (), None, None)
+            elif grad is not None:
+                grad = convert(grad)
+            updates.append((t, convert(t.data), grad))
+        for t, data, grad in updates:
+            t.data, t.grad = data, grad
         return self
+
+    def double(self):
+        """Cast every parameter and buffer (and gradient) to float64 in place: ``to(dtype="float64")``."""
+        return self.to(dtype=np.float64)
+
+    def float(self):
+        """Cast every parameter and buffer (and gradient) to float32 in place: ``to(dtype="float32")``."""
+        return self.to(dtype=np.float32)
 
     def __repr__(self):
         lines = [f"{type(self).__name__}({self.extra_repr()}"]
@@ -222,6 +264,38 @@ class Module:
 
     def extra_repr(self):
         return ""
+
+
+def _conversion_target(args, backend, dtype):
+    """(backend name or None, numpy dtype or None) from ``Module.to``'s arguments, checked."""
+    if len(args) > 2:
+        raise TypeError(f"Module.to: expected at most a backend and a dtype, got {len(args)} arguments")
+    target = {"backend": backend, "dtype": dtype}
+    for arg in args:
+        if isinstance(arg, Tensor):
+            given = {"backend": arg.backend, "dtype": arg.dtype}
+        elif isinstance(arg, str) and arg in backends.BACKENDS:
+            given = {"backend": arg}
+        else:
+            given = {"dtype": arg}
+        for name, value in given.items():
+            if target[name] is not None:
+                raise TypeError(f"Module.to: {name} given twice (a second time as {value!r})")
+            target[name] = value
+    backend, dtype = target["backend"], target["dtype"]
+    if backend is None and dtype is None:
+        raise TypeError("Module.to: give a backend ('numpy' or 'cupy'), a dtype (float32 or float64), or both")
+    if backend is not None:
+        backends.module_for(backend)  # an unknown name, or CuPy without a usable GPU, raises here
+    if dtype is not None:
+        try:
+            np.dtype(dtype)
+        except TypeError:
+            raise BackendError(
+                f"Module.to: {dtype!r} is neither a backend ({', '.join(map(repr, backends.BACKENDS))}) "
+                "nor a dtype (float32 or float64)") from None
+        dtype = as_float_dtype(dtype, "Module.to")
+    return backend, dtype
 
 
 def _as_array(value):
