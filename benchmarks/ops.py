@@ -17,6 +17,10 @@ What one "call" is, for each op (float32, CPU):
   tensors, 1.33 M numbers). The NumPy column is :class:`benchmarks.numpy_floor.FlatAdam` (all
   parameters in one buffer), minigan's and PyTorch's are their optimizers' per-parameter loops.
 
+Then the tape's own per-op overhead — 20 chained muls of 8 numbers, forward and backward — with
+nothing watching (each op pays one flag test), in anomaly mode, inside ``minigan.profile()`` and with
+the op trace on.
+
 minigan calls go through the tape (``Tensor`` inputs with ``requires_grad``, ``backward(g)``); PyTorch
 is ``torch.nn.functional`` with ``.backward(g)``; NumPy is the hand-written primitives of
 :mod:`benchmarks.numpy_floor`. Each sample times a loop of calls sized to take ~5 ms (so that clock
@@ -199,6 +203,51 @@ def seed_gan_shapes():
     return g + d
 
 
+# ------------------------------------------------------------------------- the tape's per-op overhead
+CHAIN = 20  # ops per call of the overhead case
+
+
+def tape_chain(rng, size=8):
+    """The per-op overhead case: ``CHAIN`` muls on a tiny float32 tensor, forward and backward — the
+    arrays are so small that the time is the tape's own work (Tensor, Node, the walk)."""
+    import minigan
+
+    x = minigan.tensor(rng.standard_normal(size, dtype=np.float32), requires_grad=True)
+    factor = minigan.tensor(np.full(size, 1.0001, np.float32))
+
+    def chain():
+        y = x
+        for _ in range(CHAIN):
+            y = y * factor
+        y.backward(np.ones(size, np.float32))
+        x.grad = None
+
+    return chain
+
+
+def watch_overhead(repeats, gap_s, rng):
+    """µs per op of :func:`tape_chain` with nothing watching (each op tests one flag), in anomaly mode,
+    inside ``minigan.profile()`` and inside the op trace (printing to a null file)."""
+    import minigan
+
+    chain = tape_chain(rng)
+
+    def watched(context):
+        def run():
+            with context():
+                chain()
+        return run
+
+    null = open(os.devnull, "w")
+    cases = {"nothing watching": chain, "detect_anomaly()": watched(minigan.detect_anomaly),
+             "profile()": watched(minigan.profile), "trace_ops()": watched(lambda: minigan.trace_ops(file=null))}
+    result = measure(cases, repeats, gap_s)
+    null.close()
+    plain = result["nothing watching"]["median"]
+    return [{"mode": mode, "us_per_op": r["median"] / (2 * CHAIN), "us_per_call": r["median"],
+             "vs_nothing_watching": r["median"] / plain, "detail": r} for mode, r in result.items()]
+
+
 # ------------------------------------------------------------------------------------------ driver
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ops", description=__doc__.split("\n\n")[0])
@@ -262,6 +311,11 @@ def main(argv=None):
               + f"   NumPy {result['numpy']['median']:9.1f} µs")
         sys.stdout.flush()
 
+    watch_rows = watch_overhead(args.repeats, gap_s, rng)
+    watch_header = ["mode", f"µs per op ({CHAIN} muls on 8 numbers, forward + backward)", "× nothing watching"]
+    watch_table = [[r["mode"], f"{r['us_per_op']:.2f}", _common.fmt_ratio(r["vs_nothing_watching"])]
+                   for r in watch_rows]
+
     header = ["op", "size", "minigan µs", "PyTorch µs", "NumPy µs", "minigan/PyTorch", "minigan/NumPy"]
     table = [[r["op"], r["size"], f"{r['minigan_us']:.1f}", f"{r['pytorch_us']:.1f}" if "pytorch_us" in r else "—",
               f"{r['numpy_us']:.1f}", _common.fmt_ratio(r.get("minigan/pytorch")),
@@ -269,9 +323,11 @@ def main(argv=None):
              for r in rows]
     print(f"\nforward+backward per call, median of {args.repeats} interleaved samples (Adam: one step):")
     print(_common.text_table(header, table))
+    print("\nthe tape's per-op overhead, and what looking inside costs (median of the same samples):")
+    print(_common.text_table(watch_header, watch_table))
 
     payload = {"benchmark": "benchmarks.ops", "command": _common.command_line(), "machine": machine,
-               "threads": threads, "gap_s": gap_s, "repeats": args.repeats, "results": rows,
+               "threads": threads, "gap_s": gap_s, "repeats": args.repeats, "results": rows, "watch_overhead": watch_rows,
                "pytorch_skipped": reason if torch is None else None}
     path = args.json or (os.path.join(args.out, "ops.json") if args.out
                          else _common.default_output_path("minigan_ops.json"))
@@ -282,7 +338,8 @@ def main(argv=None):
         with open(md, "w") as f:
             f.write(f"# Per-op forward+backward (µs per call)\n\nCommand: `{payload['command']}`  \n"
                     f"Date: {machine['date']}  \nMachine: {_common.describe_machine(machine)}\n\n"
-                    + _common.markdown_table(header, table) + "\n")
+                    + _common.markdown_table(header, table) + "\n\n## The tape's per-op overhead and what looking "
+                    "inside costs\n\n" + _common.markdown_table(watch_header, watch_table) + "\n")
         print(f"Markdown: {md}")
     return 0
 

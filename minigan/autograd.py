@@ -39,6 +39,13 @@ op; ``.grad`` fields are written only after the whole walk has succeeded. Afterw
 backward and saved values are dropped unless ``retain_graph`` is true (its default is
 ``create_graph``).
 
+Watching
+--------
+Anomaly mode (:mod:`minigan.anomaly`), the profiler and the op trace (:mod:`minigan.profiler`) look at
+every op without being part of any: each attaches a watcher (:func:`watch`) that ``Tensor._from_op``
+tells about each output it makes and the walk tells about each backward it runs. While nothing is
+attached an op pays for one test of a module flag.
+
 What ``.grad`` holds: a backend array after an ordinary backward pass; after
 ``backward(create_graph=True)`` a tensor on the tape (its array is ``.grad.data``), so that it can be
 differentiated. :func:`grad` returns gradients without touching ``.grad`` at all, and is the better
@@ -53,6 +60,8 @@ import numpy as np
 from minigan.errors import DTypeError, GraphError, ShapeError
 
 _grad_enabled = True
+_watchers = ()     # what anomaly mode, the profiler and MINIGAN_DEBUG's op trace attach: see watch()
+_watching = False  # the one flag every op tests: bool(_watchers)
 
 
 def is_grad_enabled():
@@ -98,6 +107,34 @@ class enable_grad(_GradMode):
     mode = True
 
 
+def watch(watcher):
+    """Attach ``watcher`` to every op until :func:`unwatch`: the tools that look inside a run use this.
+
+    A watcher has five methods. ``forward(out, parents, op)`` runs as each op's output tensor is made
+    (``op`` is its name; ``parents`` its input tensors). In a backward pass, around each node's backward:
+    ``backward_start(node, g)``, then ``backward_end(node, g, grads)`` with the gradients it returned,
+    or ``backward_failed(node, exc)`` if it raised. Op names None are tensors the engine makes for
+    itself (new leaves, constants), not ops. While no watcher is attached each op pays for one test of
+    the flag ``_watching`` and nothing else.
+    """
+    global _watchers, _watching
+    _watchers = _watchers + (watcher,)
+    _watching = True
+
+
+def unwatch(watcher):
+    """Detach ``watcher`` (attached by :func:`watch`); a watcher that is not attached is ignored."""
+    global _watchers, _watching
+    _watchers = tuple(w for w in _watchers if w is not watcher)
+    _watching = bool(_watchers)
+
+
+def notify_forward(out, parents, op):
+    """Tell every watcher that op ``op`` made ``out`` from ``parents`` (called by ``Tensor._from_op``)."""
+    for watcher in _watchers:
+        watcher.forward(out, parents, op)
+
+
 class RemovableHandle:
     """Returned by ``register_hook``: ``handle.remove()`` takes the hook off again."""
 
@@ -132,7 +169,7 @@ class Node:
     """
 
     __slots__ = ("op", "parents", "needs", "backward", "saved", "shape", "dtype", "hooks", "retains_grad",
-                 "tensor_ref")
+                 "tensor_ref", "trace")  # trace: where the op was made, kept in anomaly mode only
 
     def __init__(self, op, parents, needs, backward, saved, out):
         data = out.data
@@ -360,26 +397,28 @@ def _walk(seeds, retain_graph, create_graph, wanted=None):
             if not any(needs):
                 continue
         saved = vertex.saved
-        if create_graph:
+        if _watching:  # anomaly mode, a profile, the op trace: the one test a node pays when none is on
+            parent_grads = _watched_backward(vertex, g, needs, create_graph)
+        elif create_graph:  # (_run_backward's three cases, inline: this is the hot loop)
             parent_grads = _backward_on_tensors(vertex, g, needs)
         elif saved is None:  # an op with the first-order interface: backward(g) on arrays
             parent_grads = vertex.backward(g)
         else:                # the ordinary pass: arrays in, arrays out
             parent_grads = vertex.backward(g, needs, *[s.data if isinstance(s, Tensor) else s for s in saved])
         if len(parent_grads) != len(vertex.parents):
-            raise RuntimeError(
+            raise _noted(RuntimeError(
                 f"the backward of op {vertex.op!r} returned {len(parent_grads)} gradients for its "
                 f"{len(vertex.parents)} inputs: it must return one (an array or None) per input"
-            )
+            ), vertex)
         for parent, parent_grad, needed in zip(vertex.parents, parent_grads, needs):
             if parent_grad is None or not needed:
                 continue
             if parent_grad.shape != parent.shape:
-                raise ShapeError(
+                raise _noted(ShapeError(
                     f"the backward of op {vertex.op!r} returned a gradient of shape {parent_grad.shape} "
                     f"for an input of shape {parent.shape} (output shape {vertex.shape}); each gradient "
                     "must have its input's shape (sum over broadcast axes)"
-                )
+                ), vertex)
             if parent_grad.dtype != parent.dtype:
                 parent_grad = parent_grad.astype(parent.dtype)
             if parent in pending:
@@ -390,6 +429,42 @@ def _walk(seeds, retain_graph, create_graph, wanted=None):
             vertex.backward = None
             vertex.saved = None
     return finished if wanted is None else captured
+
+
+def _noted(exc, node):
+    """``exc``, with a note of where ``node``'s op was made if anomaly mode recorded it."""
+    if getattr(node, "trace", None):
+        from minigan.anomaly import format_stack
+
+        exc.add_note(f"(anomaly mode) op {node.op!r} was made in the forward pass at:\n" + format_stack(node.trace))
+    return exc
+
+
+def _run_backward(node, g, needs, create_graph):
+    """The gradients ``node``'s backward returns for its inputs, given g = ∂L/∂(its output) (the same
+    three cases as :func:`_walk`'s loop, which has them inline)."""
+    saved = node.saved
+    if create_graph:
+        return _backward_on_tensors(node, g, needs)
+    if saved is None:
+        return node.backward(g)
+    return node.backward(g, needs, *[s.data if isinstance(s, Tensor) else s for s in saved])
+
+
+def _watched_backward(node, g, needs, create_graph):
+    """:func:`_run_backward` with every watcher told before and after (see :func:`watch`)."""
+    watchers = _watchers
+    for watcher in watchers:
+        watcher.backward_start(node, g)
+    try:
+        grads = _run_backward(node, g, needs, create_graph)
+    except Exception as exc:
+        for watcher in watchers:
+            watcher.backward_failed(node, exc)
+        raise
+    for watcher in watchers:
+        watcher.backward_end(node, g, grads)
+    return grads
 
 
 def _accumulate(pending, vertex, grad):

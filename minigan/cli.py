@@ -8,16 +8,17 @@ from minigan.errors import MiniganError
 
 
 def _gradcheck(args):
-    from minigan.builtin_checks import run_op_checks
+    from minigan.builtin_checks import LAYER_CASES, OP_CASES, run_op_checks
 
     failures = 0
-    print(f"{'case':<32} {'inputs':>6}  {'max abs err':>11}  {'max rel err':>11}  result")
+    width = max(len(case[0]) for case in OP_CASES + LAYER_CASES)
+    print(f"{'case':<{width}} {'inputs':>6}  {'max abs err':>11}  {'max rel err':>11}  result")
     if args.order == 2:
         print("second derivatives: each case's double backward against finite differences of its first")
     for name, report in run_op_checks(seed=args.seed, order=args.order):
         abs_err = max(c.max_abs_error for c in report.inputs)
         rel_err = max(c.max_rel_error for c in report.inputs)
-        print(f"{name:<32} {len(report.inputs):>6}  {abs_err:>11.3e}  {rel_err:>11.3e}  "
+        print(f"{name:<{width}} {len(report.inputs):>6}  {abs_err:>11.3e}  {rel_err:>11.3e}  "
               f"{'pass' if report.passed else 'FAIL'}")
         if args.verbose or not report.passed:
             print("    " + str(report).replace("\n", "\n    "))
@@ -83,6 +84,10 @@ def _add_train_options(parser):
     a("--out", default=None, help="run directory (default runs/<data>-<time>)")
     a("--resume", default=None, metavar="CHECKPOINT", help="continue the run saved in CHECKPOINT")
     a("--quiet", action="store_true", help="no progress bar")
+    a("--profile", type=int, default=None, metavar="N",
+      help="instead of a run: time N training steps op by op (after --profile-warmup steps) and print the "
+           "table of minigan.profile(); with --out, also write the figures to OUT/profile.json")
+    a("--profile-warmup", type=int, default=3, metavar="W", help="untimed steps before --profile's (default 3)")
 
 
 def _config_from_args(args):
@@ -115,6 +120,8 @@ def _train(args):
     from minigan.data import load_dataset
     from minigan.gan.trainer import Trainer, TrainingDiverged
 
+    if args.profile is not None:
+        return _profile_training(args)
     if args.resume:
         trainer = Trainer.from_checkpoint(args.resume, run_dir=args.out or os.path.dirname(os.path.abspath(args.resume)),
                                           progress=not args.quiet)
@@ -139,6 +146,42 @@ def _train(args):
     print(f"  checkpoint:  {trainer.checkpoint_path}")
     print("evaluation:")
     _print_metrics(result)
+    return 0
+
+
+def _profile_training(args):
+    """``minigan train --profile N``: N steps of the configured run under minigan.profile(), nothing written
+    but the optional OUT/profile.json."""
+    import json
+
+    from minigan.data import load_dataset
+    from minigan.gan.trainer import Trainer
+    from minigan.profiler import profile
+    from minigan.serialization import atomic_write_bytes
+
+    if args.profile < 1 or args.profile_warmup < 0:
+        raise ValueError(f"--profile needs N >= 1 steps and --profile-warmup W >= 0, got N={args.profile}, "
+                         f"W={args.profile_warmup}")
+    if args.resume:
+        trainer = Trainer.from_checkpoint(args.resume, run_dir=None, progress=False)
+    else:
+        config = _config_from_args(args)
+        trainer = Trainer(config, load_dataset(config.data, n_samples=config.n_data, seed=config.seed), progress=False)
+    for _ in range(args.profile_warmup):
+        trainer.step(grad_norms=False)
+    with profile() as prof:
+        for _ in range(args.profile):
+            trainer.step(grad_norms=False)
+    c = trainer.config
+    print(f"minigan.profile() of {args.profile} training steps after {args.profile_warmup} warm-up steps: "
+          f"data {c.data}, batch {c.batch_size}, {c.backend}, {c.dtype}, loss {c.loss}, d_steps {c.d_steps}")
+    print(f"{1e3 * prof.wall_s / args.profile:.3f} ms per step\n")
+    print(prof)
+    if args.out:
+        path = os.path.join(args.out, "profile.json")
+        figures = dict(prof.to_dict(), steps=args.profile, warmup=args.profile_warmup)
+        atomic_write_bytes(path, lambda f: f.write(json.dumps(figures, indent=2).encode()))
+        print(f"\nfigures: {path}")
     return 0
 
 

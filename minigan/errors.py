@@ -39,3 +39,24 @@ class GradcheckError(MiniganError, AssertionError):
     def __init__(self, message, report=None):
         super().__init__(message)
         self.report = report
+
+
+class AnomalyError(MiniganError, FloatingPointError):
+    """Anomaly mode (:func:`minigan.detect_anomaly`) met a NaN or an infinity.
+
+    The message names the op, the pass (``"forward"`` or ``"backward"``), the shapes, a few offending
+    values and where the op was made. The same facts are attributes: ``op``, ``phase``, ``index`` (the
+    input whose gradient went wrong, in backward; None in forward) and ``trace`` (the op's creation
+    stack, a list of ``(filename, line, function)``, innermost last).
+    """
+
+    def __init__(self, message, op=None, phase=None, index=None, trace=None):
+        super().__init__(message)
+        self.op = op
+        self.phase = phase
+        self.index = index
+        self.trace = trace or []
+
+
+class GraphvizError(MiniganError, RuntimeError):
+    """``draw_graph`` was asked for Graphviz but its ``dot`` program is not on PATH, or ``dot`` failed."""

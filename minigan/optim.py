@@ -27,6 +27,12 @@ passes instead of a dozen small ones per parameter. The numbers are the same, bi
 updating each parameter on its own (the same operations in the same order, element by element).
 Otherwise ``step()`` updates each parameter separately with the same ``update``.
 
+After ``Module.to(...)``/``double()``/``float()`` an optimizer built earlier still holds the same
+Parameter objects and so steps their new arrays (the flat buffers are rebuilt: the arrays are no
+longer their views); its state buffers are converted to each parameter's new dtype and backend at
+the next step (:func:`follow_parameter`), as ``load_state_dict`` casts them. Building the optimizer
+after moving the module, PyTorch's rule, is still the plain way.
+
 On the CuPy backend, Adam and SGD instead update every parameter in one launch of the multi-tensor
 kernels of ``kernels/optimizer.cu`` (the same operations in the same order; :mod:`minigan.cuda`),
 unless the "optimizer" kernels are switched off (``minigan.cuda.kernels_disabled("optimizer")``).
@@ -37,9 +43,22 @@ import math
 import numpy as np
 
 from minigan import backends, cuda
-from minigan.errors import ShapeError
+from minigan.errors import BackendError, DTypeError, ShapeError
+from minigan.profiler import record
 from minigan.serialization import load_npz, save_npz
 from minigan.tensor import Tensor
+
+
+def follow_parameter(p, state):
+    """Convert the buffers in ``state`` (not the step count) to ``p``'s dtype and backend where they
+    differ, as ``load_state_dict`` casts them; True if any did. After ``Module.to``/``double()`` an
+    optimizer built before keeps the same Parameter objects, and its state follows them this way."""
+    changed = False
+    for name, value in state.items():
+        if name != "step" and (value.dtype != p.dtype or type(value) is not type(p.data)):
+            state[name] = backends.to_backend(value, p.backend).astype(p.dtype)
+            changed = True
+    return changed
 
 
 def gradient_array(p):
@@ -71,28 +90,40 @@ class Optimizer:
 
     def step(self):
         """Update every parameter that has a gradient (all at once when possible: module docstring)."""
-        live = [i for i, p in enumerate(self.params) if p.grad is not None]
-        if live and self._has_kernel() and all(cuda.use_kernel("optimizer", self.params[i].data) for i in live):
-            for i in live:
-                self.state[i]["step"] = self.state[i].get("step", 0) + 1
-            self._kernel_step([self.params[i] for i in live], [self.state[i] for i in live])
-            return
-        if self._can_step_flat():
-            self._step_flat()
-            return
-        for p, state in zip(self.params, self.state):
-            if p.grad is None:
-                continue
-            g = gradient_array(p)
-            if self.hyper.get("weight_decay"):
-                g = g + self.hyper["weight_decay"] * p.data
-            state["step"] = state.get("step", 0) + 1
-            self.update(p.data, g, state, state["step"], p.xp.empty_like(p.data))
+        with record(type(self).__name__ + ".step"):  # a row of its own in minigan.profile()
+            live = [i for i, p in enumerate(self.params) if p.grad is not None]
+            if live and self._has_kernel() and all(cuda.use_kernel("optimizer", self.params[i].data) for i in live):
+                for i in live:
+                    self.state[i]["step"] = self.state[i].get("step", 0) + 1
+                self._kernel_step_following([self.params[i] for i in live], [self.state[i] for i in live])
+                return
+            if self._can_step_flat():
+                self._step_flat()
+                return
+            for p, state in zip(self.params, self.state):
+                if p.grad is None:
+                    continue
+                g = gradient_array(p)
+                if self.hyper.get("weight_decay"):
+                    g = g + self.hyper["weight_decay"] * p.data
+                state["step"] = state.get("step", 0) + 1
+                follow_parameter(p, state)
+                self.update(p.data, g, state, state["step"], p.xp.empty_like(p.data))
 
     def update(self, param, g, state, t, scratch):
         """Update the array ``param`` in place from its gradient ``g`` at step ``t`` (1-based), keeping
         buffers in the dict ``state``. ``scratch`` is an array like ``param`` free for temporaries."""
         raise NotImplementedError
+
+    def _kernel_step_following(self, params, states):
+        """``_kernel_step``; if the kernel refuses state buffers that a ``Module.to`` left on another
+        dtype or backend, once more after converting them (the try costs nothing when it succeeds)."""
+        try:
+            self._kernel_step(params, states)
+        except (BackendError, DTypeError):
+            if not any([follow_parameter(p, s) for p, s in zip(params, states)]):
+                raise
+            self._kernel_step(params, states)
 
     def _has_kernel(self):
         return type(self)._kernel_step is not Optimizer._kernel_step
@@ -129,7 +160,8 @@ class Optimizer:
             names = set()  # inconsistent states cannot share buffers: start them afresh
         total = sum(p.size for p in self.params)
         param = xp.concatenate([p.data.reshape(-1) for p in self.params]).astype(dtype, copy=False)
-        state = {name: xp.concatenate([xp.asarray(s[name], dtype=dtype).reshape(-1) for s in self.state])
+        state = {name: xp.concatenate([xp.asarray(backends.to_backend(s[name], first.backend), dtype=dtype).reshape(-1)
+                                       for s in self.state])
                  for name in sorted(names)}
         self._flat = {"param": param, "grad": xp.empty(total, dtype=dtype), "scratch": xp.empty(total, dtype=dtype),
                       "state": state, "params": self._views(param), "state_views": {}}

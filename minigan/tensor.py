@@ -94,9 +94,13 @@ class Tensor:
             if True in needs:
                 out.requires_grad = True
                 out._node = autograd.Node(op, parents, needs, backward, saved, out)
+                if autograd._watching:
+                    autograd.notify_forward(out, parents, op)
                 return out
         out.requires_grad = False
         out._node = None
+        if autograd._watching:  # the one test every op pays while nothing watches (autograd.watch)
+            autograd.notify_forward(out, parents, op)
         return out
 
     @classmethod

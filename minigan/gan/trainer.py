@@ -36,6 +36,7 @@ from minigan.gan.progress import ProgressBar
 from minigan.nn import Dense
 from minigan.nn import functional as F
 from minigan.optim import SGD, Adagrad, Adam
+from minigan.profiler import record
 from minigan.serialization import load_npz, save_npz
 from minigan.tensor import Tensor
 
@@ -205,7 +206,8 @@ class Trainer:
 
     # ------------------------------------------------------------------------------ sampling
     def noise(self, n):
-        return random.randn(n, self.config.z_dim, dtype=self.config.dtype)
+        with record("noise"):
+            return random.randn(n, self.config.z_dim, dtype=self.config.dtype)
 
     def real_batch(self, n):
         """n real samples, drawn uniformly with replacement — except with ``optimizer="gd"`` (full-batch
@@ -213,13 +215,14 @@ class Trainer:
         or, when D judges packs of m samples, in a fresh random order each time (so that the packs
         differ), leaving out the N mod m samples that do not fill a pack."""
         c = self.config
-        if c.optimizer == "gd" and n == c.batch_size:
-            if c.pack == 1:
-                return Tensor(self.data)
-            index = random.generator().permutation(len(self.data))[:n]
-        else:
-            index = random.generator().integers(0, len(self.data), size=n)
-        return Tensor(self.data[backends.current_module().asarray(index)])
+        with record("real batch"):
+            if c.optimizer == "gd" and n == c.batch_size:
+                if c.pack == 1:
+                    return Tensor(self.data)
+                index = random.generator().permutation(len(self.data))[:n]
+            else:
+                index = random.generator().integers(0, len(self.data), size=n)
+            return Tensor(self.data[backends.current_module().asarray(index)])
 
     def sample(self, n, train_mode=False, average=True, seed=None):
         """n samples from G as a host NumPy array.
@@ -336,7 +339,8 @@ class Trainer:
         self.D_opt.lr = c.discriminator_lr * factor
         for _ in range(c.d_steps):
             d_value, real_logits, fake_logits = self._d_update(step)
-        d_grad_norms = self._grad_norms("D", self.D) if grad_norms else {}
+        with record("gradient norms"):
+            d_grad_norms = self._grad_norms("D", self.D) if grad_norms else {}
 
         for p in self.D_opt.params:
             p.requires_grad = False
@@ -357,11 +361,12 @@ class Trainer:
                 p.requires_grad = True
         self._add_historical_average("G", self.G_opt.params)
         self.G_opt.step()
-        if self.G_ema is not None:
-            self._update_ema(z)
-        self.step_count = step
-        self._update_averages("G", self.G_opt.params)
-        self._update_averages("D", self.D_opt.params)
+        with record("EMA and averages"):
+            if self.G_ema is not None:
+                self._update_ema(z)
+            self.step_count = step
+            self._update_averages("G", self.G_opt.params)
+            self._update_averages("D", self.D_opt.params)
 
         self.last = {
             "step": step, "d_loss": d_value, "g_loss": g_value,

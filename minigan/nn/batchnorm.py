@@ -193,7 +193,7 @@ def _batch_norm_on_kernels(x, weight, bias, running_mean, running_var, training,
     gamma, beta = (weight.data, bias.data) if affine else (None, None)
     if not training:
         out = cuda.batchnorm_forward_eval(x.data, gamma, beta, running_mean.data, running_var.data, eps)
-        return Tensor._from_op(out, (), None, None)
+        return Tensor._from_op(out, (), None, "batch_norm")  # nothing needs a gradient: no node, but named
     out, mean, inv_std = cuda.batchnorm_forward(
         x.data, gamma, beta, None if running_mean is None else running_mean.data,
         None if running_var is None else running_var.data, momentum, eps)
