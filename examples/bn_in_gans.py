@@ -62,6 +62,7 @@ from minigan import ops
 from minigan.autograd import no_grad
 from minigan.data import load_dataset
 from minigan.gan.models import pack_samples
+from minigan.gan.step import TrainingStep
 from minigan.gan.trainer import TrainConfig, Trainer
 from minigan.metrics.classifier import get_classifier, image_metrics
 from minigan.nn import Dense, Module
@@ -144,22 +145,26 @@ class MixedBatchD(Module):
         return self.inner.features(x)
 
 
-class MixedBatchTrainer(Trainer):
-    """The trainer with D's batches mixed (see :class:`MixedBatchD`): D's update normalises the step's
-    real and fake batch together; G's update, a fresh real batch with G's fake batch."""
+class MixedBatchStep(TrainingStep):
+    """The training step with D's batches mixed (see :class:`MixedBatchD`): D's update normalises the
+    step's real and fake batch together; G's update, a fresh real batch with G's fake batch."""
 
-    def __init__(self, config, dataset, **kwargs):
-        super().__init__(config, dataset, **kwargs)
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
         self.D = MixedBatchD(self.D)
 
-    def _d_logits(self, real, fake):
+    def d_logits(self, real, fake):
         return self.D.both(real, fake)
 
-    def _d_update(self, step):
-        out = super()._d_update(step)
+    def d_update(self, step):
+        out = super().d_update(step)
         c = self.config
         self.D.partner = pack_samples(self.real_batch(c.batch_size), c.pack)  # for G's update
         return out
+
+
+class MixedBatchTrainer(Trainer):
+    step_class = MixedBatchStep
 
 
 def make_trainer(dataset, label, seed, lr, steps, init_scale=1.0):

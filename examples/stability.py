@@ -24,7 +24,7 @@ Design.
   linearly to 0 (a pilot: at 3,000 steps the baseline's high-quality fraction was 0.41–0.55 with the
   decay, 0.12–0.41 without). Then one technique (fields of ``TrainConfig`` unless said):
   one-sided label smoothing 0.1 (real target 0.9); two-sided label smoothing (real 0.9, fake 0.1:
-  ``TwoSidedTrainer`` below, which overrides ``Trainer._d_loss``, the trainer having only one-sided
+  ``TwoSidedTrainer`` below, whose step overrides ``TrainingStep.d_loss``, the trainer having only one-sided
   smoothing); feature matching on D's last hidden layer; minibatch discrimination with 5 kernels of
   dimension 5; historical averaging λ = 1e-3 on both networks; batch norm in G; instance norm in G;
   packing 2 (PacGAN2); all combined (one-sided smoothing, feature matching, minibatch discrimination,
@@ -75,6 +75,7 @@ import numpy as np
 import _study
 from benchmarks._common import Timed, summarize, time_interleaved_clocks
 from minigan.data import load_dataset
+from minigan.gan.step import TrainingStep
 from minigan.gan.trainer import TrainConfig, Trainer
 from minigan.nn import functional as F
 
@@ -89,16 +90,20 @@ SOURCE = "003_022cd45cf3221e13.txt"
 TITLE = "生成对抗网络简介 (Introduction to generative adversarial networks, the GAN chapter)"
 
 
-class TwoSidedTrainer(Trainer):
+class TwoSidedStep(TrainingStep):
     """Two-sided label smoothing, the chapter's form: real targets 1 − ``label_smoothing`` and fake targets
     ``FAKE_TARGET`` in D's loss. The trainer smooths only the real side (Salimans et al.'s one-sided
     form), so this study overrides the one method that sets the targets; G's loss is unchanged."""
 
     FAKE_TARGET = 0.1
 
-    def _d_loss(self, real_logits, fake_logits):
+    def d_loss(self, real_logits, fake_logits):
         return (F.binary_cross_entropy_with_logits(real_logits, 1.0 - self.config.label_smoothing)
                 + F.binary_cross_entropy_with_logits(fake_logits, self.FAKE_TARGET))
+
+
+class TwoSidedTrainer(Trainer):
+    step_class = TwoSidedStep
 
 
 ONE_SIDED = "one-sided label smoothing (real 0.9)"

@@ -135,8 +135,8 @@ def test_generator_average_is_the_exponential_moving_average_of_the_weights():
 def test_generator_average_keeps_batchnorm_statistics_of_its_own_weights():
     trainer = Trainer(tiny_config(g_ema=0.5, g_norm="batch"), tiny_images(), progress=False)
     drawn = []
-    draw = trainer.noise
-    trainer.noise = lambda n: drawn.append(draw(n)) or drawn[-1]
+    draw = trainer.training_step.noise
+    trainer.training_step.noise = lambda n: drawn.append(draw(n)) or drawn[-1]
     before = trainer.G_ema[1].running_mean.numpy()
     trainer.step()
     z = drawn[-1]  # the G update's noise, the last draw of the step
@@ -300,7 +300,7 @@ def test_training_on_points_writes_run_directory_and_mode_metrics(tmp_path):
 
 def test_bad_config_values_are_refused():
     with pytest.raises(ValueError, match="loss"):
-        Trainer(tiny_config(loss="wasserstein"), tiny_images(), progress=False)
+        Trainer(tiny_config(loss="wgan"), tiny_images(), progress=False)
     with pytest.raises(ValueError, match="pack"):
         Trainer(tiny_config(pack=3), tiny_images(), progress=False)
     for bad, match in (({"g_ema": 1.0}, "g_ema"), ({"lr_decay": "cosine"}, "lr_decay"), ({"d_lr": 0.0}, "d_lr"),
@@ -309,3 +309,23 @@ def test_bad_config_values_are_refused():
                        ({"eval_samples": 0}, "eval_samples")):
         with pytest.raises(ValueError, match=match):
             Trainer(tiny_config(**bad), tiny_images(), progress=False)
+
+
+def test_config_and_evaluation_json_are_written_atomically(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    trainer = Trainer(tiny_config(steps=2), tiny_images(), run_dir=str(run), progress=False)
+    trainer.train()
+    kept = {name: (run / name).read_bytes() for name in ("config.json", "evaluation.json")}
+    real_replace = os.replace
+
+    def crash_on_json(source, target):
+        if str(target).endswith(".json"):
+            raise OSError("disk full")
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", crash_on_json)
+    with pytest.raises(OSError, match="disk full"):
+        Trainer(tiny_config(steps=4), tiny_images(), run_dir=str(run), progress=False).train()
+    for name, content in kept.items():
+        assert (run / name).read_bytes() == content  # the old file, whole
+    assert not [p for p in os.listdir(run) if p.startswith(".tmp-")]

@@ -1,0 +1,137 @@
+"""A run's configuration: every choice in one dataclass, its data-set defaults and its validation.
+
+``TrainConfig`` is what ``minigan train``'s options fill in, what ``config.json`` and every checkpoint
+store, and what a resumed run is rebuilt from. ``None`` fields mean "the default for the data set"
+(:meth:`TrainConfig.resolved`); :meth:`TrainConfig.check` refuses bad values and combinations with one
+clear error before anything is built or trained.
+"""
+
+import dataclasses
+from dataclasses import dataclass
+
+from minigan.gan.models import ACTIVATIONS
+from minigan.gan.objectives import LOSSES, PROBABILITY_LOSSES
+from minigan import optim
+
+OPTIMIZERS = ("adam", "sgd", "adagrad", "rmsprop", "gd")
+LR_DECAYS = ("none", "linear")
+
+
+@dataclass
+class TrainConfig:
+    """Every choice of a run. ``None`` means "the default for the data set" (see ``resolved``)."""
+
+    data: str = "digits"
+    steps: int = 3000
+    batch_size: int = 64
+    z_dim: int = None
+    g_hidden: tuple = None
+    d_hidden: tuple = None
+    g_norm: str = None            # "none" | "batch" | "instance"
+    d_norm: str = "none"
+    g_activation: str = "leaky_relu"  # "leaky_relu" (slope 0.2) | "relu" | "sigmoid" | "tanh"
+    d_activation: str = "leaky_relu"
+    loss: str = "nonsaturating"   # a name in minigan.gan.objectives.LOSSES
+    d_steps: int = 1              # D updates per G update (WGAN's n_critic)
+    optimizer: str = "adam"
+    lr: float = 2e-4
+    d_lr: float = None            # D's learning rate; None: the same as G's (``lr``)
+    betas: tuple = (0.5, 0.999)
+    momentum: float = 0.9         # SGD's momentum
+    rmsprop_alpha: float = 0.99   # RMSprop's smoothing constant (PyTorch's alpha)
+    rmsprop_momentum: float = 0.0  # RMSprop's momentum (0: plain RMSprop, as in the WGAN paper)
+    label_smoothing: float = 0.0  # one-sided: real targets become 1 − label_smoothing (BCE losses only)
+    feature_matching: bool = False
+    minibatch_kernels: int = 0
+    historical_averaging: float = 0.0
+    pack: int = 1
+    clip: float = 0.0             # > 0: clip D's weights to [−clip, clip] after each D step (WGAN)
+    gp: float = 0.0               # > 0: WGAN-GP's λ (‖∇D(x̂)‖ − 1)² at interpolates of real and fake
+    r1: float = 0.0               # > 0: γ/2 E‖∇D(x)‖² on real samples
+    r2: float = 0.0               # > 0: γ/2 E‖∇D(x)‖² on fake samples
+    spectral_norm: bool = False   # spectral normalisation of D's dense layers
+    lr_decay: str = "none"        # "none" | "linear": lr falls linearly to 0 at step ``steps``
+    g_ema: float = 0.0            # > 0: sample from an exponential moving average of G's weights
+    init: str = "uniform"
+    seed: int = 0
+    backend: str = "numpy"
+    dtype: str = "float32"
+    n_data: int = None            # samples drawn for the synthetic 2-D sets
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    eval_samples: int = 2500
+
+    @property
+    def discriminator_lr(self):
+        """D's learning rate: ``d_lr``, or ``lr`` when that is None."""
+        return self.lr if self.d_lr is None else self.d_lr
+
+    def resolved(self, dataset):
+        """A copy with every ``None`` replaced by the default for ``dataset``."""
+        images = dataset.image_shape is not None
+        values = dataclasses.asdict(self)
+        defaults = {
+            "z_dim": 100 if images else 2,
+            "g_hidden": (500, 500) if images else (128, 128),
+            "d_hidden": (500, 500) if images else (128, 128),
+            "g_norm": "batch",
+        }
+        for key, value in defaults.items():
+            if values[key] is None:
+                values[key] = value
+        values["g_hidden"] = tuple(values["g_hidden"])
+        values["d_hidden"] = tuple(values["d_hidden"])
+        values["betas"] = tuple(values["betas"])
+        return TrainConfig(**values)
+
+    def check(self):
+        """Raise ``ValueError`` naming the field (and what it may be) for a bad value or combination."""
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {tuple(LOSSES)}, got {self.loss!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.pack < 1 or self.batch_size % self.pack:
+            raise ValueError(f"pack={self.pack} must be ≥ 1 and divide batch_size={self.batch_size}")
+        for name in ("g_activation", "d_activation"):
+            if getattr(self, name) not in ACTIVATIONS:
+                raise ValueError(f"{name} must be one of {ACTIVATIONS}, got {getattr(self, name)!r}")
+        if self.d_lr is not None and not self.d_lr > 0:
+            raise ValueError(f"d_lr must be positive (or None: the same as lr), got {self.d_lr}")
+        if self.lr_decay not in LR_DECAYS:
+            raise ValueError(f"lr_decay must be one of {LR_DECAYS}, got {self.lr_decay!r}")
+        if not 0.0 <= self.g_ema < 1.0:
+            raise ValueError(f"g_ema must be in [0, 1) (0 turns it off), got {self.g_ema}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.label_smoothing and self.loss not in PROBABILITY_LOSSES:
+            raise ValueError(f"label_smoothing applies to the BCE losses {PROBABILITY_LOSSES} (it sets the real "
+                             f"target), not to loss {self.loss!r}")
+        if not 0.0 <= self.rmsprop_alpha <= 1.0:
+            raise ValueError(f"rmsprop_alpha must be in [0, 1], got {self.rmsprop_alpha}")
+        if not self.rmsprop_momentum >= 0.0:
+            raise ValueError(f"rmsprop_momentum must be ≥ 0, got {self.rmsprop_momentum}")
+        for name in ("clip", "gp", "r1", "r2"):
+            if not getattr(self, name) >= 0.0:
+                raise ValueError(f"{name} must be ≥ 0 (0 turns it off), got {getattr(self, name)}")
+        if self.clip and self.loss != "wasserstein":
+            raise ValueError(f"clip (WGAN's weight clipping) needs loss 'wasserstein', got loss {self.loss!r}")
+        if self.clip and self.gp:
+            raise ValueError(f"clip={self.clip} and gp={self.gp}: WGAN-GP replaces weight clipping by the gradient "
+                             "penalty; choose one")
+        for name in ("steps", "batch_size", "d_steps", "log_every", "sample_every", "checkpoint_every", "eval_samples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+def build_optimizer(config, params, lr):
+    """The optimizer ``config.optimizer`` names, over ``params``, at learning rate ``lr``."""
+    if config.optimizer == "adam":
+        return optim.Adam(params, lr=lr, betas=config.betas)
+    if config.optimizer == "sgd":
+        return optim.SGD(params, lr=lr, momentum=config.momentum)
+    if config.optimizer == "adagrad":
+        return optim.Adagrad(params, lr=lr)
+    if config.optimizer == "rmsprop":
+        return optim.RMSprop(params, lr=lr, alpha=config.rmsprop_alpha, momentum=config.rmsprop_momentum)
+    return optim.SGD(params, lr=lr)  # "gd": plain steps on the full data set (batch_size = N)
