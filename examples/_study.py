@@ -102,10 +102,11 @@ def across_seeds(labels, seed_list, run):
     return results
 
 
-def train(trainer, steps, evaluate_at=None, eval_samples=1000, log_every=0, on_log=None):
+def train(trainer, steps, evaluate_at=None, eval_samples=1000, log_every=0, on_log=None, w2_samples=0):
     """Run ``trainer`` until it has done ``steps`` steps in all.
 
-    ``evaluate_at(step)`` says whether to evaluate after that step (``trainer.evaluate(eval_samples)``);
+    ``evaluate_at(step)`` says whether to evaluate after that step (``trainer.evaluate(eval_samples)``;
+    on the 2-D sets W2 and the spread ratio only with ``w2_samples`` > 0, the samples W2 uses);
     every ``log_every`` steps the step's losses and per-weight gradient norms are kept, with whatever
     ``on_log(trainer)`` adds. Training time excludes evaluation and logging callbacks. A NaN/inf loss
     ends the run early with ``diverged`` True. Returns a dict: ``evals`` and ``logs`` (lists of dicts,
@@ -126,7 +127,7 @@ def train(trainer, steps, evaluate_at=None, eval_samples=1000, log_every=0, on_l
         if logged:
             logs.append({**out, **(on_log(trainer) if on_log else {})})
         if evaluate_at is not None and evaluate_at(step):
-            evals.append({"step": step, "seconds": elapsed, **trainer.evaluate(eval_samples)})
+            evals.append({"step": step, "seconds": elapsed, **trainer.evaluate(eval_samples, w2_samples=w2_samples)})
     return {"evals": evals, "logs": logs, "steps": trainer.step_count, "seconds": elapsed, "diverged": diverged}
 
 

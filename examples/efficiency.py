@@ -185,7 +185,7 @@ def run_to_threshold(trainer, cap, every, n_eval, stop_fd, cap_cpu=math.inf):
         cpu += time.process_time() - c
         if diverged:
             break
-        e = trainer.evaluate(n_eval)
+        e = trainer.evaluate(n_eval, w2_samples=0)
         evals.append({"step": trainer.step_count, "samples": trainer.step_count * batch, "seconds": wall,
                       "cpu": cpu, **e})
         if e.get("frechet_distance") is not None and e["frechet_distance"] < stop_fd:

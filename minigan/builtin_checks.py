@@ -197,6 +197,8 @@ LAYER_CASES = [
     ("InstanceNorm1d (no affine)", lambda: nn.InstanceNorm1d(4, dtype="float64"), (5, 4), "train"),
     ("LayerNorm (no affine)", lambda: nn.LayerNorm(4, elementwise_affine=False, dtype="float64"), (5, 4), "train"),
     ("MinibatchDiscrimination", lambda: nn.MinibatchDiscrimination(4, 3, 2, dtype="float64"), (5, 4), "train"),
+    # eval: u and v are then constants; a training forward's power iteration makes them depend on W
+    ("Dense (spectral norm, eval)", lambda: nn.spectral_norm(nn.Dense(4, 3, dtype="float64")), (5, 4), "eval"),
     ("LeakyReLU", lambda: nn.LeakyReLU(0.2), (3, 4), "train"),
     ("LeakyReLU (slope -0.3)", lambda: nn.LeakyReLU(-0.3), (3, 4), "train"),
     ("LeakyReLU (slope 1.7)", lambda: nn.LeakyReLU(1.7), (3, 4), "train"),

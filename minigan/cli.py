@@ -50,10 +50,11 @@ def _add_train_options(parser):
     a("--d-hidden", type=_tuple_of_ints, default=None, help="D hidden widths, e.g. 500,500")
     a("--g-norm", choices=("none", "batch", "instance"), default=None, help="normalisation in G (default batch)")
     a("--d-norm", choices=("none", "batch", "instance"), default=d.d_norm, help="normalisation in D (default none)")
-    a("--loss", choices=LOSSES, default=d.loss, help=f"GAN loss (default {d.loss})")
+    a("--loss", choices=LOSSES, default=d.loss,
+      help=f"GAN loss: {' | '.join(LOSSES)} (wasserstein and hinge: D outputs unbounded scores; default {d.loss})")
     a("--d-steps", type=int, default=d.d_steps, help="discriminator updates per generator update (k)")
     a("--optimizer", choices=OPTIMIZERS, default=d.optimizer,
-      help="adam | sgd (with momentum) | adagrad | gd (full-batch gradient descent)")
+      help="adam | sgd (with momentum) | adagrad | rmsprop | gd (full-batch gradient descent)")
     a("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr}); G's when --d-lr is given")
     a("--d-lr", type=float, default=None, help="D's learning rate (default: the same as --lr)")
     a("--g-activation", choices=ACTIVATIONS, default=d.g_activation,
@@ -67,6 +68,15 @@ def _add_train_options(parser):
     a("--minibatch-kernels", type=int, default=0, help="add minibatch discrimination with this many kernels")
     a("--historical-averaging", type=float, default=0.0, help="weight of the historical-averaging penalty")
     a("--pack", type=int, default=1, help="PacGAN packing degree m (D judges m samples at once)")
+    a("--clip", type=float, default=d.clip, metavar="C",
+      help="WGAN weight clipping: D's weights into [-C, C] after each D step (needs --loss wasserstein)")
+    a("--gp", type=float, default=d.gp, metavar="LAMBDA",
+      help="WGAN-GP: add LAMBDA (|grad D(x_hat)| - 1)^2 at random interpolates of real and fake (e.g. 10)")
+    a("--r1", type=float, default=d.r1, metavar="GAMMA", help="R1 penalty GAMMA/2 E|grad D(x)|^2 on real samples")
+    a("--r2", type=float, default=d.r2, metavar="GAMMA", help="R2 penalty GAMMA/2 E|grad D(x)|^2 on fake samples")
+    a("--spectral-norm", action="store_true", help="spectral normalisation of D's dense layers (Miyato et al.)")
+    a("--rmsprop-alpha", type=float, default=d.rmsprop_alpha, help="RMSprop's smoothing constant (default 0.99)")
+    a("--rmsprop-momentum", type=float, default=d.rmsprop_momentum, help="RMSprop's momentum (default 0)")
     a("--lr-decay", choices=("none", "linear"), default=d.lr_decay,
       help="learning-rate schedule: none, or linear decay to 0 at the last step (default none)")
     a("--g-ema", type=float, default=d.g_ema,
@@ -81,6 +91,8 @@ def _add_train_options(parser):
       help=f"save a sample picture every N steps (default {d.sample_every}); it does not change the training")
     a("--checkpoint-every", type=int, default=d.checkpoint_every,
       help=f"save the checkpoint every N steps (default {d.checkpoint_every}); the last good one is kept")
+    a("--eval-samples", type=int, default=d.eval_samples,
+      help=f"samples drawn for each evaluation (default {d.eval_samples})")
     a("--out", default=None, help="run directory (default runs/<data>-<time>)")
     a("--resume", default=None, metavar="CHECKPOINT", help="continue the run saved in CHECKPOINT")
     a("--quiet", action="store_true", help="no progress bar")
@@ -100,15 +112,20 @@ def _config_from_args(args):
         d_activation=args.d_activation, betas=(args.beta1, 0.999), momentum=args.momentum,
         label_smoothing=args.label_smoothing, feature_matching=args.feature_matching,
         minibatch_kernels=args.minibatch_kernels, historical_averaging=args.historical_averaging, pack=args.pack,
+        clip=args.clip, gp=args.gp, r1=args.r1, r2=args.r2, spectral_norm=args.spectral_norm,
+        rmsprop_alpha=args.rmsprop_alpha, rmsprop_momentum=args.rmsprop_momentum,
         lr_decay=args.lr_decay, g_ema=args.g_ema,
         init=args.init, seed=args.seed, backend=args.backend, n_data=args.n_data, log_every=args.log_every,
-        sample_every=args.sample_every, checkpoint_every=args.checkpoint_every)
+        sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, eval_samples=args.eval_samples)
 
 
 def _print_metrics(result):
     for key, value in result.items():
         if isinstance(value, float):
             print(f"  {key:<24} {value:.4f}")
+        elif isinstance(value, list) and len(value) <= 25 and any(isinstance(v, float) for v in value):
+            shown = ", ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in value)
+            print(f"  {key:<24} [{shown}]")
         elif not isinstance(value, list) or len(value) <= 25:
             print(f"  {key:<24} {value}")
 

@@ -1,4 +1,4 @@
-"""Optimizers: SGD (with momentum and Nesterov), Adagrad, Adam (with AMSGrad).
+"""Optimizers: SGD (with momentum and Nesterov), Adagrad, Adam (with AMSGrad), RMSprop (centered, momentum).
 
 Each updates its parameters' ``.data`` in place from their ``.grad`` in ``step()``; parameters whose
 ``.grad`` is None are skipped (and their step count does not advance). The update rules, with
@@ -8,6 +8,9 @@ g = grad + weight_decay · θ (L2 regularisation folded into the gradient, as Py
 - Adagrad:  s ← s + g²;  θ ← θ − lr · g / (√s + ε)   (Duchi et al., 2011)
 - Adam:     m ← β₁ m + (1 − β₁) g;  v ← β₂ v + (1 − β₂) g²;  m̂ = m / (1 − β₁ᵗ);  v̂ = v / (1 − β₂ᵗ);
             θ ← θ − lr · m̂ / (√v̂ + ε)   (Kingma & Ba, 2015); with amsgrad, v̂ uses max over time of v.
+- RMSprop:  s ← α s + (1 − α) g²;  centered: ḡ ← α ḡ + (1 − α) g, s̃ = s − ḡ², else s̃ = s;  d = √s̃ + ε;
+            with momentum b ← μ b + g / d, θ ← θ − lr · b, else θ ← θ − lr · g / d   (Hinton's lecture 6e;
+            centered: Graves, 2013; PyTorch's rule: ε added after the square root, b and ḡ start at 0)
 
 Full-batch gradient descent is SGD(lr, momentum=0) stepped once per pass over the *whole* data set:
 compute the loss on all samples (or sum the gradients of every minibatch before one ``step()``):
@@ -36,6 +39,7 @@ after moving the module, PyTorch's rule, is still the plain way.
 On the CuPy backend, Adam and SGD instead update every parameter in one launch of the multi-tensor
 kernels of ``kernels/optimizer.cu`` (the same operations in the same order; :mod:`minigan.cuda`),
 unless the "optimizer" kernels are switched off (``minigan.cuda.kernels_disabled("optimizer")``).
+Adagrad and RMSprop have no kernel: on CuPy they run the array code above (all at once when possible).
 """
 
 import math
@@ -381,3 +385,53 @@ class Adam(Optimizer):
                        [s["exp_avg_sq"] for s in states], [s["step"] for s in states], lr=h["lr"],
                        beta1=h["beta1"], beta2=h["beta2"], eps=h["eps"], weight_decay=h["weight_decay"],
                        max_exp_avg_sqs=[s["max_exp_avg_sq"] for s in states] if h["amsgrad"] else None)
+
+
+class RMSprop(Optimizer):
+    """RMSprop with PyTorch's semantics and defaults (the update rule is in the module docstring).
+
+    State per parameter: ``square_avg`` (s), ``grad_avg`` (ḡ, when ``centered``) and
+    ``momentum_buffer`` (b, when ``momentum > 0``), all starting at zero, PyTorch's names.
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"RMSprop: alpha must be in [0, 1], got {alpha}")
+        super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                         centered=centered)
+
+    def update(self, param, g, state, t, scratch):
+        h = self.hyper
+        alpha, momentum = h["alpha"], h["momentum"]
+        xp = backends.array_module(param)
+        if "square_avg" not in state:
+            state["square_avg"] = xp.zeros_like(param)
+            if h["centered"]:
+                state["grad_avg"] = xp.zeros_like(param)
+            if momentum > 0:
+                state["momentum_buffer"] = xp.zeros_like(param)
+        square_avg = state["square_avg"]
+        square_avg *= alpha                               # s ← α s + (1 − α) g²
+        xp.multiply(g, g, out=scratch)
+        scratch *= 1 - alpha
+        square_avg += scratch
+        if h["centered"]:
+            grad_avg = state["grad_avg"]
+            grad_avg *= alpha                             # ḡ ← α ḡ + (1 − α) g;  d = √(s − ḡ²) + ε
+            xp.multiply(g, 1 - alpha, out=scratch)
+            grad_avg += scratch
+            xp.multiply(grad_avg, grad_avg, out=scratch)
+            xp.subtract(square_avg, scratch, out=scratch)
+            xp.sqrt(scratch, out=scratch)
+        else:
+            xp.sqrt(square_avg, out=scratch)              # d = √s + ε
+        scratch += h["eps"]
+        xp.divide(g, scratch, out=scratch)                # g / d
+        if momentum > 0:
+            buffer = state["momentum_buffer"]
+            buffer *= momentum                            # b ← μ b + g / d;  θ ← θ − lr · b
+            buffer += scratch
+            xp.multiply(buffer, h["lr"], out=scratch)
+        else:
+            scratch *= h["lr"]                            # θ ← θ − lr · g / d
+        param -= scratch

@@ -10,6 +10,8 @@ import numpy as np  # noqa: E402
 
 from minigan.serialization import atomic_write_bytes  # noqa: E402
 
+EVALUATION_COLUMNS = 4  # panels a row in the evaluation part of the curves
+
 
 def _save(fig, path):
     buffer = io.BytesIO()
@@ -56,10 +58,64 @@ def save_scatter(path, samples, real=None, modes=None, title=None):
     _save(fig, path)
 
 
-def save_curves(path, records):
-    """Losses, D(x) and D(G(z)), and per-layer gradient norms against step, from the metrics log."""
+def save_curves(path, records, evaluations=None):
+    """Losses, D(x) and D(G(z)), and per-layer gradient norms against step, from the metrics log.
+
+    ``evaluations``, a list of evaluation records (dicts with "step" and the metrics of
+    :func:`minigan.gan.evaluation.evaluate_samples`), adds a row of panels below: each scalar metric
+    against step, one small panel a metric (lists such as the per-mode counts are left out; a None value
+    leaves a gap), with a dotted line at 1, the data's value, for the ratios. Without evaluations (None
+    or empty) the figure is the three panels alone.
+    """
+    _save(curves_figure(records, evaluations), path)
+
+
+def curves_figure(records, evaluations=None):
+    """The figure :func:`save_curves` writes, left open for the caller."""
+    metrics = _scalar_metrics(evaluations or [])
+    if not metrics:
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4))  # the figure as it was before evaluations could be shown
+    else:
+        columns = min(len(metrics), EVALUATION_COLUMNS)
+        rows = -(-len(metrics) // columns)
+        fig = plt.figure(figsize=(15, 4 + 3.2 * rows), layout="constrained")
+        top, bottom = fig.add_gridspec(2, 1, height_ratios=[4, 3.2 * rows])
+        axes = top.subgridspec(1, 3).subplots()
+        evaluation_axes = bottom.subgridspec(rows, columns).subplots(squeeze=False).ravel()
+        _plot_evaluations(evaluation_axes, evaluations, metrics)
+    _plot_training(axes, records)
+    return fig
+
+
+def _scalar_metrics(evaluations):
+    """The keys, in order of first appearance, whose values are numbers (or None) in every evaluation."""
+    keys = []
+    for record in evaluations:
+        keys.extend(k for k in record if k != "step" and k not in keys)
+    return [k for k in keys
+            if all(_is_number(r.get(k)) or r.get(k) is None for r in evaluations)
+            and any(_is_number(r.get(k)) for r in evaluations)]
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _plot_evaluations(axes, evaluations, metrics):
+    steps = [r["step"] for r in evaluations]
+    for ax, key in zip(axes, metrics):
+        values = [np.nan if r.get(key) is None else float(r[key]) for r in evaluations]
+        ax.plot(steps, values, marker="o", markersize=3)
+        if key.endswith("_ratio"):
+            ax.axhline(1.0, color="tab:gray", linestyle=":", linewidth=1)
+        ax.set_title(f"evaluation: {key}", fontsize=9)
+        ax.set_xlabel("step")
+    for ax in axes[len(metrics):]:
+        ax.set_axis_off()
+
+
+def _plot_training(axes, records):
     steps = [r["step"] for r in records]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     axes[0].plot(steps, [r["d_loss"] for r in records], label="D loss")
     axes[0].plot(steps, [r["g_loss"] for r in records], label="G loss")
     axes[0].set_title("losses")
@@ -75,4 +131,3 @@ def save_curves(path, records):
     for ax in axes:
         ax.set_xlabel("step")
         ax.legend(fontsize=6)
-    _save(fig, path)

@@ -8,6 +8,8 @@ from minigan.nn.dropout import Dropout
 from minigan.nn.minibatch_discrimination import MinibatchDiscrimination
 from minigan.nn.module import Module, Parameter, Sequential
 from minigan.nn.normalization import InstanceNorm1d, LayerNorm
+from minigan.nn.spectral_norm import remove_spectral_norm, spectral_norm
 
 __all__ = ["Module", "Parameter", "Sequential", "Dense", "BatchNorm1d", "LeakyReLU", "ReLU", "Tanh", "Sigmoid",
-           "Dropout", "LayerNorm", "InstanceNorm1d", "MinibatchDiscrimination", "functional", "init"]
+           "Dropout", "LayerNorm", "InstanceNorm1d", "MinibatchDiscrimination", "spectral_norm", "remove_spectral_norm",
+           "functional", "init"]

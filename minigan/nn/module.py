@@ -40,6 +40,7 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", [])
         object.__setattr__(self, "_forward_hooks", [])
         object.__setattr__(self, "training", True)
 
@@ -86,6 +87,10 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
+        for hook in tuple(self._forward_pre_hooks):
+            replaced = hook(self, args)
+            if replaced is not None:
+                args = replaced if isinstance(replaced, tuple) else (replaced,)
         out = self.forward(*args, **kwargs)
         for hook in tuple(self._forward_hooks):
             replaced = hook(self, args, out)
@@ -99,6 +104,14 @@ class Module:
         module that answers gives the numbers and gradients of the two calls, and changes no names,
         parameters or state-dict keys (``Dense`` then ``LeakyReLU`` on the CuPy backend does)."""
         return None
+
+    def register_forward_pre_hook(self, hook):
+        """Call ``hook(module, inputs)`` before each forward (``inputs``: the positional arguments, a
+        tuple); a non-None result replaces them (a value that is not a tuple becomes a 1-tuple), as in
+        PyTorch. Returns a handle whose ``remove()`` takes the hook off. :func:`~minigan.nn.spectral_norm`
+        computes its weight this way."""
+        self._forward_pre_hooks.append(hook)
+        return RemovableHandle(self._forward_pre_hooks, hook)
 
     def register_forward_hook(self, hook):
         """Call ``hook(module, inputs, output)`` after each forward; a non-None result replaces the output.
@@ -311,6 +324,8 @@ class Sequential(Module):
 
     Before running a module, ``forward`` offers it the next one (:meth:`Module.forward_pair`): a pair
     that fuses runs as one step (on the CuPy backend: Dense then LeakyReLU), any other as two calls.
+    A pair where either module has forward pre-hooks is never fused: the hooks must run first
+    (:func:`~minigan.nn.spectral_norm` sets the weight in one).
     """
 
     def __init__(self, *modules):
@@ -324,7 +339,8 @@ class Sequential(Module):
         modules = tuple(self._modules.values())
         i = 0
         while i < len(modules):
-            fused = modules[i].forward_pair(modules[i + 1], x) if i + 1 < len(modules) else None
+            fused = (modules[i].forward_pair(modules[i + 1], x) if i + 1 < len(modules)
+                     and not (modules[i]._forward_pre_hooks or modules[i + 1]._forward_pre_hooks) else None)
             if fused is None:
                 x = modules[i](x)
                 i += 1
