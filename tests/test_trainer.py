@@ -329,3 +329,15 @@ def test_config_and_evaluation_json_are_written_atomically(tmp_path, monkeypatch
     for name, content in kept.items():
         assert (run / name).read_bytes() == content  # the old file, whole
     assert not [p for p in os.listdir(run) if p.startswith(".tmp-")]
+
+
+def test_two_d_runs_evaluate_at_each_picture_step_for_the_curves(tmp_path):
+    run = tmp_path / "run"
+    trainer = Trainer(tiny_config(steps=6, sample_every=3, eval_samples=200), tiny_points(), run_dir=str(run),
+                      progress=False)
+    final = trainer.train()
+    lines = [json.loads(line) for line in (run / "evaluations.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in lines] == [3, 6]
+    assert {"high_quality_fraction", "w2", "w2_data", "w2_ratio", "spread_ratio"} <= set(lines[0])
+    assert lines[-1]["high_quality_fraction"] == final["high_quality_fraction"]  # the same samples
+    assert "w2_ratio" in final and (run / "curves.png").exists()

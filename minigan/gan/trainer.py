@@ -36,6 +36,8 @@ from minigan.tensor import Tensor
 
 LOSSES = tuple(_OBJECTIVES)
 __all__ = ["Trainer", "TrainConfig", "TrainingDiverged", "LOSSES", "OPTIMIZERS", "LR_DECAYS"]
+# The evaluation metrics drawn in curves.png (2-D sets), each against the step.
+_CURVES = ("step", "modes_captured", "high_quality_fraction", "reverse_kl", "w2_ratio", "spread_ratio")
 # Second entries of the seeds (config seed, stream, ...) of the sampling generators, one per use.
 _USER_SAMPLES, _PICTURES, _EVALUATION = 1, 2, 3
 
@@ -148,25 +150,24 @@ class Trainer:
                                   "D(x)": last["d_real"], "D(G(z))": last["d_fake"]})
             if self.run_dir and (step % self.config.sample_every == 0 or step == total):
                 self.save_samples(os.path.join(self.run_dir, "samples", f"step_{step:06d}.png"))
-                if self.dataset.modes is not None and step != total:
+                if self.dataset.modes is not None:
                     self._evaluate_during_run()
             if self.run_dir and (step % self.config.checkpoint_every == 0 or step == total):
                 self.save_checkpoint()
         result = self.evaluate()
         if self.run_dir:
-            if self.dataset.modes is not None:
-                self._keep_evaluation(result)
             if self.records:
-                plots.save_curves(os.path.join(self.run_dir, "curves.png"), self.records, self.evaluations or None)
+                curves = [{k: v for k, v in e.items() if k in _CURVES} for e in self.evaluations]
+                plots.save_curves(os.path.join(self.run_dir, "curves.png"), self.records, curves or None)
             _write_json(os.path.join(self.run_dir, "evaluation.json"), result)
         return result
 
     def _evaluate_during_run(self):
+        """Evaluate at a picture step into ``evaluations.jsonl`` and the curves: the final evaluation's
+        metrics, with W2 on 1,000 samples (the same at every point of a curve)."""
         from minigan.gan.evaluation import W2_SAMPLES_DURING_RUN
 
-        self._keep_evaluation(self.evaluate(w2_samples=W2_SAMPLES_DURING_RUN))
-
-    def _keep_evaluation(self, result):
+        result = self.evaluate(w2_samples=W2_SAMPLES_DURING_RUN)
         record = {"step": self.step_count, **{k: v for k, v in result.items() if not isinstance(v, list)}}
         self.evaluations.append(record)
         self._append_line("evaluations.jsonl", record)
