@@ -68,8 +68,9 @@ class _StudyParser(argparse.ArgumentParser):
         return parsed
 
 
-def parser(name, doc, seeds=5):
-    """An ``argparse`` parser with the options every study takes (``--seeds`` only if ``seeds``)."""
+def parser(name, doc, seeds=5, jobs=False):
+    """An ``argparse`` parser with the options every study takes (``--seeds`` only if ``seeds``;
+    ``--jobs`` only if ``jobs``: the study runs its trainings through :func:`parallel_map`)."""
     p = _StudyParser(prog=f"python examples/{name}.py", description=doc.split("\n\n")[0],
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.study = name
@@ -81,6 +82,10 @@ def parser(name, doc, seeds=5):
         p.add_argument("--seeds", type=int, default=None,
                        help=f"seeds per configuration in the final tables (default {seeds}; 2 with --quick)")
         p.set_defaults(default_seeds=seeds)
+    if jobs:
+        p.add_argument("--jobs", type=int, default=1,
+                       help="training runs side by side in this many processes (default 1; the numbers are the "
+                            "same, only the wall time changes; timings are still measured alone)")
     return p
 
 
@@ -92,14 +97,47 @@ def seeds(args):
     return list(range(n))
 
 
-def across_seeds(labels, seed_list, run):
+def across_seeds(labels, seed_list, run, jobs=1):
     """{label: [run(label, seed) for each seed]}, with the seeds in the outer loop, so that a change in
-    the machine's load during a study is spread over every configuration."""
+    the machine's load during a study is spread over every configuration; ``jobs`` > 1 runs them side by
+    side (:func:`parallel_map`)."""
+    tasks = [(label, seed) for seed in seed_list for label in labels]
+    outs = parallel_map(lambda task: run(*task), tasks, jobs)
     results = {label: [] for label in labels}
-    for seed in seed_list:
-        for label in labels:
-            results[label].append(run(label, seed))
+    for (label, _), out in zip(tasks, outs):
+        results[label].append(out)
     return results
+
+
+_TASK = None  # the function parallel_map's workers call (inherited when they fork)
+
+
+def _call_task(item):
+    return _TASK(item)
+
+
+def parallel_map(fn, items, jobs=1):
+    """``[fn(item) for item in items]``, in ``jobs`` worker processes when ``jobs`` > 1.
+
+    Each run of a study is seeded by its own configuration, so the results do not depend on which
+    process runs it or in which order: ``--jobs`` changes the wall time, not the numbers. The workers
+    are forked (``fn`` may be a closure; what the parent loaded, such as the digit classifier, they
+    inherit), one item at a time, and one BLAS thread each is the caller's to set. Where ``fork`` does
+    not exist (Windows) the items run here, one after another."""
+    global _TASK
+    items = list(items)
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    import multiprocessing
+
+    if jobs == 1 or len(items) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [fn(item) for item in items]
+    _TASK = fn
+    try:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(items))) as pool:
+            return pool.map(_call_task, items, chunksize=1)
+    finally:
+        _TASK = None
 
 
 def train(trainer, steps, evaluate_at=None, eval_samples=1000, log_every=0, on_log=None, w2_samples=0):
@@ -397,10 +435,17 @@ def fmt_reached(runs, key, value, lower_is_better, what="step"):
 PILOT_SEEDS = (1000, 1001)  # seeds of the learning-rate pilots; the final tables use 0 … N−1
 
 
-def pick_lr(grid, score, lower_is_better, seeds=PILOT_SEEDS):
+def pick_lr(grid, score, lower_is_better, seeds=PILOT_SEEDS, extend=0):
     """(best learning rate, {lr: [score per pilot seed]}): ``score(lr, seed)`` is a run's headline
     metric (None or NaN for a run that diverged or has none, which ranks last). The pick is the best
-    mean; a learning rate with any failed seed loses to one without."""
+    mean; a learning rate with any failed seed loses to one without.
+
+    With ``extend`` > 0, a pick at either end of the grid is not trusted: the grid grows by one value
+    beyond that end (the ratio of the two values there, so a geometric grid stays geometric) and is
+    scored again, up to ``extend`` times (not when the end ties with its neighbour: nothing points
+    outwards); the grid returned (the keys of the scores, sorted) says how far it went. A pick still at
+    an end after that is the caller's to report (:func:`at_edge`)."""
+    grid = list(grid)
     scores = {lr: [score(lr, seed) for seed in seeds] for lr in grid}
 
     def key(lr):
@@ -409,7 +454,24 @@ def pick_lr(grid, score, lower_is_better, seeds=PILOT_SEEDS):
         mean = np.mean(good) if good else math.inf
         return failed, (mean if lower_is_better else -mean)
 
-    return min(grid, key=key), scores
+    for _ in range(extend):
+        pick, ordered = min(grid, key=key), sorted(grid)
+        if len(grid) < 2 or pick not in (ordered[0], ordered[-1]):
+            break
+        inner = ordered[1] if pick == ordered[0] else ordered[-2]
+        if key(inner) <= key(pick):  # a tie says nothing about which way to go
+            break
+        new = ordered[0] ** 2 / ordered[1] if pick == ordered[0] else ordered[-1] ** 2 / ordered[-2]
+        new = float(f"{new:.2g}")  # 1e-3 / 3 → 3.3e-4: a value a reader can type
+        grid = sorted(grid + [new])
+        scores[new] = [score(new, seed) for seed in seeds]
+    return min(grid, key=key), {lr: scores[lr] for lr in grid}
+
+
+def at_edge(pick, scores):
+    """Whether ``pick`` is the smallest or largest value that :func:`pick_lr` scored."""
+    values = sorted(scores)
+    return len(values) > 1 and pick in (values[0], values[-1])
 
 
 def fmt_pilot(grid, scores, pick, fmt=".3g"):

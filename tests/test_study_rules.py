@@ -121,6 +121,48 @@ def test_pick_lr_takes_the_best_mean_and_ranks_any_failure_last():
     assert "**0.01: 4, 4.5**" in _study.fmt_pilot((1e-4, 1e-3, 1e-2), table, pick)
 
 
+def test_pick_lr_extends_a_grid_whose_best_value_is_at_an_end():
+    calls = []
+
+    def score(lr, seed):  # best near 1e-5, far below the grid: the grid grows downwards, twice at most
+        calls.append(lr)
+        return abs(math.log10(lr) + 5.0) + 0.01 * seed
+
+    pick, table = _study.pick_lr((3e-4, 1e-3, 3e-3), score, True, seeds=(0, 1), extend=2)
+    assert list(table) == pytest.approx([2.7e-5, 9e-5, 3e-4, 1e-3, 3e-3])  # geometric, by the ratio at that end
+    assert pick == pytest.approx(2.7e-5) and _study.at_edge(pick, table)  # still at an end: the caller reports it
+    assert len(calls) == 10
+    pick, table = _study.pick_lr((1e-4, 1e-3, 1e-2), lambda lr, seed: abs(math.log10(lr) + 1.8), True,
+                                 seeds=(0,), extend=3)  # best just above the top: one step up, then inside
+    assert list(table) == pytest.approx([1e-4, 1e-3, 1e-2, 1e-1]) and pick == pytest.approx(1e-2)
+    assert not _study.at_edge(pick, table)
+    pick, table = _study.pick_lr((1e-4, 1e-3, 1e-2), lambda lr, seed: 0.0, False, seeds=(0,), extend=2)
+    assert list(table) == [1e-4, 1e-3, 1e-2]  # a tie at the end points nowhere: no extension
+    pick, table = _study.pick_lr((1e-4, 1e-3), lambda lr, seed: lr, True, seeds=(0,))
+    assert list(table) == [1e-4, 1e-3]  # extend=0 (the default): the grid as given
+
+
+def test_parallel_map_returns_what_the_loop_returns_in_order():
+    offset = 3  # a closure: the workers fork and inherit it
+
+    def fn(item):
+        return {"item": item, "value": np.arange(item) + offset, "pid": os.getpid()}
+
+    serial = _study.parallel_map(fn, range(6), jobs=1)
+    parallel = _study.parallel_map(fn, range(6), jobs=2)
+    assert [r["item"] for r in parallel] == list(range(6))
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a["value"], b["value"])
+    assert {r["pid"] for r in serial} == {os.getpid()}
+    import multiprocessing
+    if "fork" in multiprocessing.get_all_start_methods():
+        assert os.getpid() not in {r["pid"] for r in parallel}
+    with pytest.raises(ValueError, match="jobs must be at least 1"):
+        _study.parallel_map(fn, [1], jobs=0)
+    results = _study.across_seeds(["a", "b"], [0, 1, 2], lambda label, seed: (label, seed), jobs=2)
+    assert results == {"a": [("a", 0), ("a", 1), ("a", 2)], "b": [("b", 0), ("b", 1), ("b", 2)]}
+
+
 def test_pilot_seeds_are_not_final_seeds():
     assert not set(_study.PILOT_SEEDS) & set(range(100))
 
