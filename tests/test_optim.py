@@ -19,7 +19,7 @@ from minigan import cuda
 from minigan import ShapeError
 from minigan.nn import BatchNorm1d, Dense, LeakyReLU, Parameter, Sequential
 from minigan.nn import functional as F
-from minigan.optim import SGD, Adagrad, Adam
+from minigan.optim import SGD, Adagrad, Adam, RMSprop
 from tests.conftest import to_numpy
 
 SHAPES = [(3, 2), (4,)]
@@ -195,6 +195,9 @@ ALL_OPTIMIZERS = {
     "sgd": lambda params: SGD(params, lr=0.1),
     "sgd_nesterov_weight_decay": lambda params: SGD(params, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
     "adagrad_weight_decay": lambda params: Adagrad(params, lr=0.1, weight_decay=0.1),
+    "rmsprop": lambda params: RMSprop(params, lr=0.05),
+    "rmsprop_centered_momentum_weight_decay": lambda params: RMSprop(params, lr=0.05, momentum=0.9, centered=True,
+                                                                     weight_decay=0.1),
 }
 
 

@@ -119,23 +119,7 @@ def test_first_step_divides_by_the_root_of_the_weighted_square_plus_eps(backend_
 # ---------------------------------------------------------------------------- flat path
 
 
-@pytest.mark.parametrize("options", OPTIONS, ids=OPTION_IDS)
-def test_flat_step_equals_per_parameter_steps_bit_for_bit(backend_name, options):
-    # A float32 parameter beside the float64 ones forces the per-parameter path (one flat buffer
-    # needs one dtype); the same float64 parameters alone take the flat path.
-    flat_params = [Parameter(v, dtype="float64") for v in initial_values()]
-    mixed_params = [Parameter(v, dtype="float64") for v in initial_values()] + [Parameter([1.0], dtype="float32")]
-    flat_opt, mixed_opt = RMSprop(flat_params, lr=0.05, **options), RMSprop(mixed_params, lr=0.05, **options)
-    grads = gradient_sequence()
-    run_optimizer(flat_opt, flat_params, grads)
-    run_optimizer(mixed_opt, mixed_params[:2], grads)  # the float32 one has no grad: skipped
-    assert flat_opt._flat is not None and mixed_opt._flat is None
-    for a, b in zip(flat_params, mixed_params):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-    for a, b in zip(flat_opt.state, mixed_opt.state):
-        assert set(a) == set(b) and a["step"] == b["step"] == STEPS
-        for key in set(a) - {"step"}:
-            np.testing.assert_array_equal(to_numpy(a[key]), to_numpy(b[key]))
+# (flat against per-parameter steps, bit for bit: tests/test_optim.py, ALL_OPTIMIZERS)
 
 
 def test_flat_step_shares_one_buffer_per_state(backend_name):

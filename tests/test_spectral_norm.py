@@ -20,10 +20,11 @@ import pytest
 
 import minigan
 from minigan import gradcheck, gradgradcheck
-from minigan.nn import Dense, LeakyReLU, Module, Parameter, Sequential, remove_spectral_norm, spectral_norm
+from minigan.nn import Dense, LeakyReLU, Parameter, Sequential, remove_spectral_norm, spectral_norm
 from minigan.nn.spectral_norm import SpectralNorm
 from minigan.optim import SGD
 from tests.conftest import to_numpy
+from tests.test_cuda_toggles import Doubler  # doubles; two in a row fuse, counted in .fusions
 
 IN, OUT = 4, 3
 
@@ -343,23 +344,6 @@ def test_spectral_norm_can_be_applied_again_after_removal(backend_name):
 
 
 # ------------------------------------------------------------------------- forward pre-hooks
-
-
-class Doubler(Module):
-    """Doubles; fused with a following Doubler it quadruples in one step, and counts the fusions."""
-
-    def __init__(self):
-        super().__init__()
-        self.fusions = 0
-
-    def forward(self, x):
-        return x * 2
-
-    def forward_pair(self, following, x):
-        if not isinstance(following, Doubler):
-            return None
-        self.fusions += 1
-        return x * 4
 
 
 def test_forward_pre_hook_runs_before_forward_and_can_replace_the_inputs():
