@@ -9,7 +9,7 @@ from minigan.cli import main as cli_main
 from minigan.gan.objectives import (LOSSES, R1, R2, GradientPenalty, Hinge, LeastSquares, Minimax, NonSaturating,
                                     Wasserstein, clip_weights, input_gradient)
 from minigan.gan.trainer import TrainConfig, Trainer
-from tests.test_trainer import tiny_points
+from tests.test_trainer import assert_resume_equals_uninterrupted, tiny_points
 
 R = np.array([[0.5], [-1.5], [2.0]])
 F_ = np.array([[-0.3], [1.2], [0.1]])
@@ -150,17 +150,7 @@ OBJECTIVES = [
 
 @pytest.mark.parametrize("changes", OBJECTIVES)
 def test_each_objective_resumes_bit_for_bit(tmp_path, changes):
-    uninterrupted = Trainer(tiny_config(**changes), tiny_points(), progress=False)
-    expected = losses_of(uninterrupted, 8)
-    first = Trainer(tiny_config(**changes), tiny_points(), run_dir=str(tmp_path), progress=False)
-    got = losses_of(first, 4)
-    first.save_checkpoint()
-    minigan.random.seed(12345)
-    resumed = Trainer.from_checkpoint(first.checkpoint_path, dataset=tiny_points(), progress=False)
-    got += losses_of(resumed, 4)
-    assert got == expected
-    for a, b in zip(uninterrupted.D.state_dict().values(), resumed.D.state_dict().values()):
-        assert np.array_equal(a, b)
+    got = assert_resume_equals_uninterrupted(tmp_path, tiny_config(**changes), tiny_points, losses_of)
     if changes.get("gp") or changes.get("r1") or changes.get("r2"):
         assert all(p is not None and p > 0 for _, _, p in got)
 

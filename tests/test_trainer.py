@@ -44,23 +44,33 @@ def losses_of(trainer, steps):
     {"g_ema": 0.9, "lr_decay": "linear", "d_lr": 1e-3, "steps": 8},
 ])
 def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path, changes):
-    uninterrupted = Trainer(tiny_config(**changes), tiny_images(), progress=False)
-    expected = losses_of(uninterrupted, 8)
+    assert_resume_equals_uninterrupted(tmp_path, tiny_config(**changes), tiny_images)
 
-    first = Trainer(tiny_config(**changes), tiny_images(), run_dir=str(tmp_path), progress=False)
-    got = losses_of(first, 4)
+
+def assert_resume_equals_uninterrupted(tmp_path, config, make_data, losses=losses_of):
+    """Eight steps in one go against four, a checkpoint, a resume (after the global random state moved)
+    and four more: the same ``losses(trainer, steps)``, and the same weights of G, D and G's average.
+    Returns the losses of the interrupted run."""
+    uninterrupted = Trainer(config, make_data(), progress=False)
+    expected = losses(uninterrupted, 8)
+
+    first = Trainer(config, make_data(), run_dir=str(tmp_path), progress=False)
+    got = losses(first, 4)
     first.save_checkpoint()
     minigan.random.seed(12345)  # whatever happens in between must not matter
-    resumed = Trainer.from_checkpoint(first.checkpoint_path, dataset=tiny_images(), progress=False)
-    got += losses_of(resumed, 4)
+    resumed = Trainer.from_checkpoint(first.checkpoint_path, dataset=make_data(), progress=False)
+    got += losses(resumed, 4)
 
     assert got == expected
     for a, b in zip(uninterrupted.G.parameters() + uninterrupted.D.parameters(),
                     resumed.G.parameters() + resumed.D.parameters()):
         assert np.array_equal(a.data, b.data)
+    for a, b in zip(uninterrupted.D.state_dict().values(), resumed.D.state_dict().values()):
+        assert np.array_equal(a, b)  # buffers too (spectral norm's u)
     if uninterrupted.G_ema is not None:
         for a, b in zip(uninterrupted.G_ema.parameters(), resumed.G_ema.parameters()):
             assert np.array_equal(a.data, b.data)
+    return got
 
 
 @pytest.mark.gpu
