@@ -49,6 +49,22 @@ EXPECTED = {
                             + ["003: sigmoid makes gradients vanish towards the first layers (vs LeakyReLU 0.2)",
                                "002: BN cannot solve vanishing gradients (sigmoid)"],
                             "text": ["### Verdicts", "Relative gradients at initialisation"]},
+    "objectives": {"rows": ["chance: uniform over the data's square", "data"] * 4
+                   + ["chance: Gaussian fitted to the pixels", "chance: one sample repeated", "data"] * 2
+                   + ["non-saturating", "least squares", "WGAN, weight clipping", "WGAN-GP", "hinge + spectral norm",
+                      "non-saturating + R1"] * 9
+                   + ["non-saturating + R1: γ", "non-saturating + R1: lr"] * 2
+                   + ["least squares vs non-saturating", "WGAN-GP vs WGAN, weight clipping",
+                      "hinge + spectral norm vs WGAN-GP"] * 6
+                   + ["(timing) Wasserstein loss, no constraint", "(timing) hinge loss, no spectral norm"] * 3
+                   + ["003: GANs sometimes suffer mode collapse (ring8)", "003: on some data sets a GAN never converges",
+                      "Mao et al.: least squares beats the non-saturating GAN",
+                      "Arjovsky et al.: WGAN (clipping) reduces mode collapse (ring8)",
+                      "Gulrajani et al.: the gradient penalty beats weight clipping",
+                      "Miyato et al.: spectral norm is cheaper than the gradient penalty",
+                      "Miyato et al.: spectral norm gives better or equal samples than WGAN-GP",
+                      "Mescheder et al.: R1 makes training converge (less late relative fluctuation)"],
+                   "text": ["### Verdicts", "模式崩溃", "从未收敛", "equal wall time", "equal gradient evaluations"]},
     "backprop_walkthrough": {"rows": ["b2", "W2", "β", "γ", "b1", "W1", "x", "h", "y", "a", "z", "ℓ", "L",
                                       "∂L/∂x̂ᵢ", "∂L/∂σ²", "∂L/∂μ", "∂L/∂xᵢ", "∂L/∂γ", "∂L/∂β"],
                              "text": ["%8 = batch_norm(%7, %3, %2)"]},
@@ -63,7 +79,7 @@ EXPECTED = {
                               "∇ₓD(x̂), softplus critic", "∂P/∂θ, softplus critic"],
                      "text": ["%0 = leaf θ", "scatter_add(", "def hessian_by_rows(", "minigan.grad((g * e_i).sum()"]},
 }
-FIGURES = {"stability": ["stability", "stability_samples"],
+FIGURES = {"stability": ["stability", "stability_samples"], "objectives": ["objectives", "objectives_samples"],
            "backprop_walkthrough": ["backprop_walkthrough", "backprop_walkthrough_graph"]}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -111,7 +127,7 @@ def test_example_runs_quick_and_writes_its_table_and_figure(name, quick_run):
         assert (out / f"{figure}.png").read_bytes().startswith(PNG_MAGIC)
 
 
-TRAINING_STUDIES = ("bn_in_gans", "optimizers", "stability", "efficiency", "vanishing_gradients")
+TRAINING_STUDIES = ("bn_in_gans", "optimizers", "stability", "efficiency", "vanishing_gradients", "objectives")
 VERDICT_WORDS = ("supported", "contradicted", "not decided at this budget")
 
 
