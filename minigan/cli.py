@@ -36,12 +36,13 @@ def _tuple_of_ints(text):
 
 
 def _add_train_options(parser):
+    from minigan.gan.conditioning import CONDITIONAL_MODES
     from minigan.gan.models import ACTIVATIONS
     from minigan.gan.trainer import LOSSES, OPTIMIZERS, TrainConfig
 
     d = TrainConfig()
     a = parser.add_argument
-    a("--data", default=d.data, help="ring8 | grid25 | digits | mnist:DIR | npz:PATH | npy:PATH (default digits)")
+    a("--data", default=d.data, help="ring8 | grid25 | digits | stacked-digits | mnist:DIR | npz:PATH | npy:PATH (default digits)")
     a("--steps", type=int, default=None,
       help=f"training steps in all (default {d.steps}; with --resume, the run's own)")
     a("--batch-size", type=int, default=d.batch_size, help=f"samples per batch (default {d.batch_size})")
@@ -81,6 +82,17 @@ def _add_train_options(parser):
       help="learning-rate schedule: none, or linear decay to 0 at the last step (default none)")
     a("--g-ema", type=float, default=d.g_ema,
       help="sample from an exponential moving average of G's weights with this decay, e.g. 0.999 (default 0: off)")
+    a("--conditional", choices=CONDITIONAL_MODES, default=d.conditional,
+      help="condition G (and D) on the data's labels: concat (one-hot label joins z and D's input), projection "
+           "(D adds <embed(y), features(x)>), acgan (D gets an auxiliary classifier); default none")
+    a("--acgan-weight", type=float, default=d.acgan_weight,
+      help=f"AC-GAN: weight of the classifier's cross-entropy terms (default {d.acgan_weight})")
+    a("--info-cat", type=int, default=d.info_cat, metavar="K",
+      help="InfoGAN: a categorical code of K values (K >= 2) that a head Q on D must recover (default 0: none)")
+    a("--info-cont", type=int, default=d.info_cont, metavar="M",
+      help="InfoGAN: M continuous codes, uniform on [-1, 1] (default 0: none)")
+    a("--info-weight", type=float, default=d.info_weight, metavar="LAMBDA",
+      help=f"InfoGAN: weight of the mutual-information term (default {d.info_weight})")
     a("--init", choices=("uniform", "glorot", "normal"), default=d.init, help="weight initialisation")
     a("--seed", type=int, default=d.seed, help="random seed (default 0)")
     a("--backend", choices=("numpy", "cupy"), default=d.backend, help="array backend (default numpy)")
@@ -91,8 +103,8 @@ def _add_train_options(parser):
       help=f"save a sample picture every N steps (default {d.sample_every}); it does not change the training")
     a("--checkpoint-every", type=int, default=d.checkpoint_every,
       help=f"save the checkpoint every N steps (default {d.checkpoint_every}); the last good one is kept")
-    a("--eval-samples", type=int, default=d.eval_samples,
-      help=f"samples drawn for each evaluation (default {d.eval_samples})")
+    a("--eval-samples", type=int, default=None,
+      help="samples drawn for the final evaluation (default 2500; 26000 on stacked-digits, its protocol's)")
     a("--out", default=None, help="run directory (default runs/<data>-<time>)")
     a("--resume", default=None, metavar="CHECKPOINT", help="continue the run saved in CHECKPOINT")
     a("--quiet", action="store_true", help="no progress bar")
@@ -114,7 +126,8 @@ def _config_from_args(args):
         minibatch_kernels=args.minibatch_kernels, historical_averaging=args.historical_averaging, pack=args.pack,
         clip=args.clip, gp=args.gp, r1=args.r1, r2=args.r2, spectral_norm=args.spectral_norm,
         rmsprop_alpha=args.rmsprop_alpha, rmsprop_momentum=args.rmsprop_momentum,
-        lr_decay=args.lr_decay, g_ema=args.g_ema,
+        lr_decay=args.lr_decay, g_ema=args.g_ema, conditional=args.conditional, acgan_weight=args.acgan_weight,
+        info_cat=args.info_cat, info_cont=args.info_cont, info_weight=args.info_weight,
         init=args.init, seed=args.seed, backend=args.backend, n_data=args.n_data, log_every=args.log_every,
         sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, eval_samples=args.eval_samples)
 
@@ -213,18 +226,43 @@ def _sample(args):
 
     from minigan.gan import plots
 
+    if args.label is not None and args.labels is not None:
+        raise ValueError("give --label K (all samples of one class) or --labels K1,K2,... (a row per class), not both")
+    if args.n is not None and args.n < 1:
+        raise ValueError(f"--n must be at least 1, got {args.n}")
     trainer = _load_trainer(args.checkpoint)
-    samples = trainer.sample(args.n, train_mode=args.train_mode, seed=args.seed)
+    cond = trainer.condition
+    if (args.label is not None or args.labels is not None) and not cond.conditional:
+        raise ValueError(f"--label/--labels: {args.checkpoint} was trained without conditioning "
+                         f"(conditional='none'); train with --conditional concat, projection or acgan")
+    rows = None  # the labels of a picture's rows, one class a row
+    if args.label is not None:
+        n, labels = args.n or 64, args.label
+    elif cond.conditional:
+        from minigan.gan.trainer import class_rows
+
+        rows = list(args.labels) if args.labels is not None else [int(k) for k in class_rows(cond.n_classes)]
+        per_label = args.n or 10
+        n, labels = per_label * len(rows), np.repeat(np.asarray(rows, dtype=np.int64), per_label)
+    else:
+        n, labels = args.n or 64, None
+    samples = trainer.sample(n, train_mode=args.train_mode, seed=args.seed, labels=labels)
     if args.out.endswith(".png"):
         if trainer.dataset.image_shape is not None:
-            plots.save_sample_grid(args.out, samples, trainer.dataset.image_shape)
+            columns = n // len(rows) if rows else 8
+            title = f"one row per class: {', '.join(map(str, rows))}" if rows else None
+            plots.save_sample_grid(args.out, samples, trainer.dataset.image_shape, title=title, columns=columns)
         else:
-            plots.save_scatter(args.out, samples, trainer.dataset.x[:2000], trainer.dataset.modes)
+            plots.save_scatter(args.out, samples, trainer.dataset.x[:2000], trainer.dataset.modes,
+                               labels=None if labels is None else np.broadcast_to(labels, (n,)))
     else:
         from minigan.serialization import save_npz
 
-        save_npz(args.out, {"x": np.asarray(samples)})
-    print(f"wrote {args.n} samples to {args.out}")
+        arrays = {"x": np.asarray(samples)}
+        if labels is not None:
+            arrays["labels"] = np.broadcast_to(np.asarray(labels, dtype=np.int64), (n,)).copy()
+        save_npz(args.out, arrays)
+    print(f"wrote {n} samples to {args.out}" + (f" ({n // len(rows)} per class)" if rows else ""))
     return 0
 
 
@@ -261,7 +299,14 @@ def build_parser():
     sample = commands.add_parser("sample", help="draw samples from a checkpoint",
                                  description="Draw samples from a trained generator.")
     sample.add_argument("--checkpoint", required=True, help="checkpoint.npz written by minigan train")
-    sample.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    sample.add_argument("--n", type=int, default=None,
+                        help="number of samples (default 64); for a conditional run without --label, per class "
+                             "(default 10)")
+    sample.add_argument("--label", type=int, default=None, metavar="K",
+                        help="a conditional run: every sample of class K")
+    sample.add_argument("--labels", type=_tuple_of_ints, default=None, metavar="K1,K2,...",
+                        help="a conditional run: --n samples of each class, one row per class in the picture "
+                             "(default: every class, up to 10 rows)")
     sample.add_argument("--out", default="samples.png", help="a .png picture or a .npz array (default samples.png)")
     sample.add_argument("--train-mode", action="store_true",
                         help="BatchNorm with batch statistics (default: running statistics, eval mode)")

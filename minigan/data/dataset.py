@@ -13,7 +13,8 @@ class Dataset:
     - ``x``: float32 array (N, D), one sample a row (an image is flattened row by row);
     - ``labels``: int64 array (N,), or ``None`` when the data have no labels;
     - ``name``: a short name ("ring8", "digits", "mnist", or the file's name);
-    - ``image_shape``: (H, W) with H·W = D for images, ``None`` for points;
+    - ``image_shape``: (H, W) with H·W = D for grey images, (H, W, 3) with H·W·3 = D for colour ones
+      (each sample flattened channel-last, row by row), ``None`` for points;
     - ``modes``: the mixture's mode centres (K, D) for the synthetic sets, else ``None``;
     - ``mode_std``: the standard deviation σ of every mode (isotropic), with ``modes``;
     - ``value_range``: (low, high) that the values of ``x`` lie in, e.g. (0.0, 1.0) for images.

@@ -9,11 +9,16 @@ clear error before anything is built or trained.
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
+
+from minigan.gan.conditioning import CONDITIONAL_MODES
 from minigan.gan.models import ACTIVATIONS
 from minigan.gan.objectives import LOSSES, PROBABILITY_LOSSES
 from minigan import optim
 
 OPTIMIZERS = ("adam", "sgd", "adagrad", "rmsprop", "gd")
+EVAL_SAMPLES = 2500  # the 2-D benchmarks' count (VEEGAN, PacGAN)
+STACKED_EVAL_SAMPLES = 26_000  # the Stacked-MNIST protocol's (minigan.metrics.stacked)
 LR_DECAYS = ("none", "linear")
 
 
@@ -52,6 +57,12 @@ class TrainConfig:
     spectral_norm: bool = False   # spectral normalisation of D's dense layers
     lr_decay: str = "none"        # "none" | "linear": lr falls linearly to 0 at step ``steps``
     g_ema: float = 0.0            # > 0: sample from an exponential moving average of G's weights
+    conditional: str = "none"     # "none" | "concat" | "projection" | "acgan" (minigan.gan.conditioning)
+    acgan_weight: float = 1.0     # AC-GAN: weight of the auxiliary classifier's cross-entropy terms
+    info_cat: int = 0             # InfoGAN: values of the categorical code (0: none, else ≥ 2)
+    info_cont: int = 0            # InfoGAN: number of continuous codes, each uniform on [−1, 1]
+    info_weight: float = 1.0      # InfoGAN: λ of the mutual-information term
+    n_classes: int = None         # classes of the labels (conditional runs): the data set's, by default
     init: str = "uniform"
     seed: int = 0
     backend: str = "numpy"
@@ -60,15 +71,22 @@ class TrainConfig:
     log_every: int = 50
     sample_every: int = 500
     checkpoint_every: int = 500
-    eval_samples: int = 2500
+    eval_samples: int = None      # samples of the final evaluation: 2,500; 26,000 on stacked digits (its protocol)
 
     @property
     def discriminator_lr(self):
         """D's learning rate: ``d_lr``, or ``lr`` when that is None."""
         return self.lr if self.d_lr is None else self.d_lr
 
+    @property
+    def uses_labels(self):
+        """Whether the run needs the data set's labels: conditioning, or InfoGAN (whose code is scored
+        against them)."""
+        return self.conditional != "none" or bool(self.info_cat or self.info_cont)
+
     def resolved(self, dataset):
-        """A copy with every ``None`` replaced by the default for ``dataset``."""
+        """A copy with every ``None`` replaced by the default for ``dataset`` (``n_classes``: the number of
+        classes of its labels in a conditional run)."""
         images = dataset.image_shape is not None
         values = dataclasses.asdict(self)
         defaults = {
@@ -76,6 +94,9 @@ class TrainConfig:
             "g_hidden": (500, 500) if images else (128, 128),
             "d_hidden": (500, 500) if images else (128, 128),
             "g_norm": "batch",
+            "eval_samples": STACKED_EVAL_SAMPLES if dataset.name == "stacked-digits" else EVAL_SAMPLES,
+            "n_classes": (int(dataset.labels.max()) + 1
+                          if self.conditional != "none" and dataset.labels is not None and len(dataset.labels) else None),
         }
         for key, value in defaults.items():
             if values[key] is None:
@@ -120,8 +141,41 @@ class TrainConfig:
             raise ValueError(f"clip={self.clip} and gp={self.gp}: WGAN-GP replaces weight clipping by the gradient "
                              "penalty; choose one")
         for name in ("steps", "batch_size", "d_steps", "log_every", "sample_every", "checkpoint_every", "eval_samples"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:  # eval_samples None: the data set's
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.conditional not in CONDITIONAL_MODES:
+            raise ValueError(f"conditional must be one of {CONDITIONAL_MODES}, got {self.conditional!r}")
+        if self.info_cat == 1 or self.info_cat < 0:
+            raise ValueError(f"info_cat must be 0 (no categorical code) or at least 2 values, got {self.info_cat}")
+        if self.info_cont < 0:
+            raise ValueError(f"info_cont must be ≥ 0 (0: no continuous code), got {self.info_cont}")
+        for name in ("acgan_weight", "info_weight"):
+            if not getattr(self, name) >= 0.0:
+                raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
+        if self.uses_labels and self.pack != 1:
+            raise ValueError(f"pack={self.pack} with conditional={self.conditional!r}, info_cat={self.info_cat}, "
+                             f"info_cont={self.info_cont}: D judges packs of samples, but a label or code belongs to "
+                             "one sample; use pack=1")
+        if self.conditional != "none" and self.n_classes is not None and self.n_classes < 2:
+            raise ValueError(f"a conditional run needs at least 2 classes, got n_classes={self.n_classes}")
+
+    def check_data(self, dataset):
+        """Raise ``ValueError`` when ``dataset`` cannot serve this config: a conditional or InfoGAN run on
+        data without labels, labels that are not the integers 0..K−1, or more classes than ``n_classes``."""
+        if not self.uses_labels:
+            return
+        what = (f"conditional={self.conditional!r}" if self.conditional != "none"
+                else f"InfoGAN (info_cat={self.info_cat}, info_cont={self.info_cont})")
+        labels = dataset.labels
+        if labels is None:
+            raise ValueError(f"{what} needs labelled data, but data set {dataset.name!r} has no labels (an npz: file "
+                             "needs a 'labels' array; ring8 and grid25 label each point by its mode)")
+        if not np.issubdtype(labels.dtype, np.integer) or (len(labels) and labels.min() < 0):
+            raise ValueError(f"{what}: the labels of {dataset.name!r} must be integers 0..K-1, got dtype "
+                             f"{labels.dtype} with minimum {labels.min() if len(labels) else None}")
+        if self.conditional != "none" and self.n_classes is not None and len(labels) and labels.max() >= self.n_classes:
+            raise ValueError(f"{what}: data set {dataset.name!r} has labels up to {int(labels.max())}, but the run "
+                             f"was built for n_classes={self.n_classes}")
 
 
 def build_optimizer(config, params, lr):

@@ -65,27 +65,61 @@ def build_generator(z_dim, out_dim, hidden=(500, 500), norm="batch", output="sig
 
 
 class Discriminator(Module):
-    """D: x (N, in_dim · pack) → one logit per row. ``features(x)`` is the last hidden layer's output
-    (what feature matching compares); minibatch discrimination, when on, sits between the two."""
+    """D: x (N, in_dim · pack) → one logit (or score) per row. ``features(x)`` is the last hidden layer's
+    output φ(x) (what feature matching compares); minibatch discrimination, when on, sits between φ and
+    the head.
+
+    Conditioning (:mod:`minigan.gan.conditioning`) adds, with ``n_classes`` = K: for ``conditional=
+    "concat"`` K input columns for onehot(y); for ``"projection"`` an embedding ``embed`` (a bias-free
+    Dense K → width, whose rows are the v_y of D(x, y) = ψ(φ(x)) + v_yᵀφ(x)); for ``"acgan"`` a classifier
+    head ``classifier`` (width → K). ``q_outputs`` > 0 adds InfoGAN's head ``q`` (width → q_outputs).
+    ``y`` in :meth:`forward` and :meth:`features` is onehot(y) (a Tensor (N, K)) for concat and projection."""
 
     def __init__(self, in_dim, hidden=(500, 500), norm="none", pack=1, minibatch_kernels=0, kernel_dim=5,
-                 dtype=None, init="uniform", activation="leaky_relu"):
+                 dtype=None, init="uniform", activation="leaky_relu", conditional="none", n_classes=0, q_outputs=0):
         super().__init__()
         self.pack = pack
-        layers, width = _hidden_stack(in_dim * pack, hidden, norm, dtype, init, activation)
+        self.conditional = conditional
+        extra = n_classes if conditional == "concat" else 0
+        layers, width = _hidden_stack(in_dim * pack + extra, hidden, norm, dtype, init, activation)
         self.body = Sequential(*layers)
         self.minibatch = (MinibatchDiscrimination(width, minibatch_kernels, kernel_dim, dtype=dtype)
                           if minibatch_kernels else None)
         self.head = Dense(width + minibatch_kernels, 1, init=init, dtype=dtype)
+        if conditional == "projection":
+            self.embed = Dense(n_classes, width, bias=False, init=init, dtype=dtype)
+        if conditional == "acgan":
+            self.classifier = Dense(width, n_classes, init=init, dtype=dtype)
+        if q_outputs:
+            self.q = Dense(width, q_outputs, init=init, dtype=dtype)
 
-    def features(self, x):
+    def features(self, x, y=None):
+        if self.conditional == "concat":
+            x = ops.concatenate([x, y], axis=1)
         return self.body(x)
 
-    def forward(self, x):
-        h = self.features(x)
-        if self.minibatch is not None:
-            h = self.minibatch(h)
-        return self.head(h)
+    def score(self, h, y=None):
+        """The head on features φ(x) = ``h``: ψ(h), plus v_yᵀh with projection."""
+        out = self.head(self.minibatch(h) if self.minibatch is not None else h)
+        if self.conditional == "projection":
+            out = out + (self.embed(y) * h).sum(axis=1, keepdims=True)
+        return out
+
+    def forward(self, x, y=None):
+        return self.score(self.features(x, y), y)
+
+    def score_and_features(self, x, y=None):
+        """(D(x, y), φ(x)): the score and the features the auxiliary heads read."""
+        h = self.features(x, y)
+        return self.score(h, y), h
+
+    def classify(self, h):
+        """AC-GAN's class logits C(φ(x)) (N, K)."""
+        return self.classifier(h)
+
+    def predict_codes(self, h):
+        """InfoGAN's Q(φ(x)): K_c logits then M means (N, K_c + M)."""
+        return self.q(h)
 
 
 def pack_samples(x, pack):

@@ -21,36 +21,66 @@ def _save(fig, path):
 
 
 def image_grid(samples, image_shape, columns=8):
-    """Tile samples (N, H·W) into one (rows·H, columns·W) image with 1-pixel gaps."""
-    h, w = image_shape
+    """Tile samples (N, D) into one image with 1-pixel gaps: (rows·(H+1) − 1, columns·(W+1) − 1) for
+    grey images, image_shape (H, W) with D = H·W, and that by 3 for colour ones, image_shape (H, W, 3)
+    with D = H·W·3 (each sample flattened channel-last, row by row).
+
+    Grey gaps are 0 (white in the reversed grey map :func:`save_sample_grid` draws with), colour gaps 1
+    (white in RGB).
+    """
+    image_shape = tuple(image_shape)
+    if len(image_shape) == 2:
+        h, w = image_shape
+        gap = 0.0
+    elif len(image_shape) == 3 and image_shape[2] == 3:
+        h, w = image_shape[:2]
+        gap = 1.0
+    else:
+        raise ValueError(f"image_grid: image_shape must be (H, W) or (H, W, 3), got {image_shape}")
     n = len(samples)
     rows = -(-n // columns)
-    grid = np.zeros((rows * (h + 1) - 1, columns * (w + 1) - 1))  # white gaps
+    grid = np.full((rows * (h + 1) - 1, columns * (w + 1) - 1) + image_shape[2:], gap)
     for i, sample in enumerate(samples):
         r, c = divmod(i, columns)
-        grid[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = sample.reshape(h, w)
+        grid[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = sample.reshape(image_shape)
     return grid
 
 
 def save_sample_grid(path, samples, image_shape, title=None, columns=8):
+    """The samples (N, D) as a grid of images (:func:`image_grid`): grey, dark ink on white, for
+    image_shape (H, W); in colour, each channel an RGB component clipped to [0, 1], for (H, W, 3)."""
     grid = image_grid(samples, image_shape, columns)
     fig, ax = plt.subplots(figsize=(columns * 0.6, grid.shape[0] / grid.shape[1] * columns * 0.6 + 0.4))
-    ax.imshow(grid, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    if grid.ndim == 3:
+        # imshow clips RGB floats to [0, 1] itself, with a warning per call; NaN (a diverged G) shows black.
+        ax.imshow(np.clip(np.nan_to_num(grid, nan=0.0), 0.0, 1.0), interpolation="nearest")
+    else:
+        ax.imshow(grid, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=9)
     _save(fig, path)
 
 
-def save_scatter(path, samples, real=None, modes=None, title=None):
+def save_scatter(path, samples, real=None, modes=None, title=None, labels=None):
     """2-D samples over the real points and the mode centres; the generated points are drawn last, on
-    top, and the legend sits outside the axes, so that neither hides whether a mode is covered."""
+    top, and the legend sits outside the axes, so that neither hides whether a mode is covered. With
+    ``labels`` (the class each sample was generated for, a conditional run) the samples are coloured by
+    it, and each mode centre is numbered with its label."""
     fig, ax = plt.subplots(figsize=(5.6, 4.5))
     if real is not None:
         ax.scatter(real[:, 0], real[:, 1], s=2, c="tab:gray", alpha=0.3, label="real")
     if modes is not None:
         ax.scatter(modes[:, 0], modes[:, 1], s=30, marker="x", linewidths=0.8, c="tab:red", label="modes")
-    ax.scatter(samples[:, 0], samples[:, 1], s=3, c="tab:blue", alpha=0.5, label="generated")
+    if labels is None:
+        ax.scatter(samples[:, 0], samples[:, 1], s=3, c="tab:blue", alpha=0.5, label="generated")
+    else:
+        labels = np.asarray(labels)
+        ax.scatter(samples[:, 0], samples[:, 1], s=3, c=labels % 20, cmap="tab20", vmin=0, vmax=19, alpha=0.6,
+                   label="generated (colour: its label)")
+        if modes is not None:
+            for k, (x, y) in enumerate(modes):
+                ax.annotate(str(k), (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
     ax.set_aspect("equal")
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=7)
     if title:

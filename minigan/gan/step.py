@@ -14,6 +14,11 @@ noise. Calling it with the step's number does:
   historical averaging; the step;
 - then the exponential moving average of G's weights, and the running averages θ̄.
 
+A conditional or InfoGAN run (:mod:`minigan.gan.conditioning`) adds the labels and codes: D's fakes are
+drawn for the real batch's labels, G's for the labels of a fresh draw of data rows; D sees the label as
+its mode says (concat, projection, or not at all with AC-GAN), and AC-GAN's classification and InfoGAN's
+mutual-information terms join both losses. Without either, nothing of this runs and nothing more is drawn.
+
 Batches and noise come from :mod:`minigan.random`, whose state every checkpoint holds: a resumed run
 draws exactly what an uninterrupted one would. Data parallelism and CUDA-graph replay wrap this unit.
 """
@@ -24,6 +29,7 @@ import numpy as np
 
 from minigan import backends, random
 from minigan.autograd import no_grad
+from minigan.gan.conditioning import Condition, add
 from minigan.gan.config import build_optimizer
 from minigan.gan.models import Discriminator, build_generator, pack_samples
 from minigan.gan.objectives import LOSSES, clip_weights, penalties
@@ -83,9 +89,11 @@ class TrainingStep:
         c = self.config = config
         self.image_data = dataset.image_shape is not None
         data_dim = dataset.x.shape[1]
+        self.condition = Condition(c, dataset.labels)
         self.G = self.build_generator(data_dim)
         self.D = Discriminator(data_dim, c.d_hidden, c.d_norm, c.pack, c.minibatch_kernels, dtype=c.dtype,
-                               init=c.init, activation=c.d_activation)
+                               init=c.init, activation=c.d_activation, conditional=c.conditional,
+                               n_classes=self.condition.n_classes, q_outputs=self.condition.q_outputs)
         self.G_ema = None
         if c.g_ema:
             self.G_ema = self.build_generator(data_dim)
@@ -109,8 +117,8 @@ class TrainingStep:
 
     def build_generator(self, data_dim):
         c = self.config
-        return build_generator(c.z_dim, data_dim, c.g_hidden, c.g_norm, "sigmoid" if self.image_data else "linear",
-                               c.dtype, c.init, c.g_activation)
+        return build_generator(c.z_dim + self.condition.g_extra, data_dim, c.g_hidden, c.g_norm,
+                               "sigmoid" if self.image_data else "linear", c.dtype, c.init, c.g_activation)
 
     # ------------------------------------------------------------------------------ draws
     def noise(self, n):
@@ -122,15 +130,25 @@ class TrainingStep:
         gradient descent), where a batch is the whole data set, each sample once: in its stored order,
         or, when D judges packs of m samples, in a fresh random order each time (so that the packs
         differ), leaving out the N mod m samples that do not fill a pack."""
+        return self.labelled_real_batch(n)[0]
+
+    def labelled_real_batch(self, n):
+        """(x, y): :meth:`real_batch`'s samples and their labels (host ints; None in a run that is not
+        conditional), from the same draw."""
         c = self.config
         with record("real batch"):
             if c.optimizer == "gd" and n == c.batch_size:
                 if c.pack == 1:
-                    return Tensor(self.data)
+                    return Tensor(self.data), self.condition.labels_of(slice(None))
                 index = random.generator().permutation(len(self.data))[:n]
             else:
                 index = random.generator().integers(0, len(self.data), size=n)
-            return Tensor(self.data[backends.current_module().asarray(index)])
+            return Tensor(self.data[backends.current_module().asarray(index)]), self.condition.labels_of(index)
+
+    def generate(self, n, labels=None, codes=None, G=None):
+        """G(z, y, codes) for fresh noise z (n rows); returns (samples, G's input)."""
+        g_input = self.condition.generator_input(self.noise(n), labels, codes)
+        return (G or self.G)(g_input), g_input
 
     # ----------------------------------------------------------------------------- updates
     def lr_factor(self, step):
@@ -151,19 +169,35 @@ class TrainingStep:
         return self.objective.d_loss(real_out, fake_out)
 
     def d_update(self, step):
-        """One D update; returns its loss, its penalties' sum (None without any) and D's outputs on the
-        real and the fake rows. (A method of its own so that the batches are freed before the G update.)"""
-        c = self.config
-        real = self.real_batch(c.batch_size)
+        """One D update; returns its loss, its penalties' sum (None without any), D's outputs on the real
+        and the fake rows, and the conditioning's terms (AC-GAN's classification, InfoGAN's L_I; None
+        without any). (A method of its own so that the batches are freed before the G update.)"""
+        c, cond = self.config, self.condition
+        real, real_y = self.labelled_real_batch(c.batch_size)
+        codes = cond.draw_codes(c.batch_size)
         with no_grad():
-            fake = self.G(self.noise(c.batch_size))
+            fake, _ = self.generate(c.batch_size, real_y, codes)  # fakes for the real batch's labels
         real, fake = pack_samples(real, c.pack), pack_samples(fake, c.pack)
-        real_out, fake_out = self.d_logits(real, fake)
+        extra = None
+        if cond.active:
+            y = cond.label_input(real_y)
+            real_out, real_h = self.D.score_and_features(real, y)
+            fake_out, fake_h = self.D.score_and_features(fake, y)
+            extra = add(add(cond.class_loss(self.D, real_h, real_y), cond.class_loss(self.D, fake_h, real_y)),
+                        cond.info_loss(self.D, fake_h, codes))
+            critic = (lambda x: self.D(x, y)) if y is not None else self.D
+        else:
+            real_out, fake_out = self.d_logits(real, fake)
+            critic = self.D
         d_loss = self.d_loss(real_out, fake_out)
         d_value = check_finite(d_loss, "discriminator", step)
+        extra_value = None
+        if extra is not None:
+            extra_value = check_finite(extra, "discriminator's class/code", step)
+            d_loss = d_loss + extra
         penalty_value = None
         if self.penalties:
-            penalty = sum(penalty(self.D, real, fake, real_out, fake_out) for penalty in self.penalties)
+            penalty = sum(penalty(critic, real, fake, real_out, fake_out) for penalty in self.penalties)
             penalty_value = check_finite(penalty, "discriminator penalty", step)
             d_loss = d_loss + penalty
         self.D_opt.zero_grad()
@@ -172,23 +206,38 @@ class TrainingStep:
         self.D_opt.step()
         if c.clip:
             clip_weights(self.D, c.clip)
-        return d_value, penalty_value, real_out, fake_out
+        return d_value, penalty_value, real_out, fake_out, extra_value
 
     def g_update(self, step):
-        """One G update with D's parameters frozen; returns its loss and the noise z it used."""
-        c = self.config
+        """One G update with D's parameters frozen; returns its loss, G's input (the noise z, with the labels
+        and codes when conditioned) and the conditioning's terms (None without any)."""
+        c, cond = self.config, self.condition
         for p in self.D_opt.params:
             p.requires_grad = False
         try:
-            z = self.noise(c.batch_size)
-            fake = self.G(z)
+            labels = cond.draw_labels(c.batch_size)
+            codes = cond.draw_codes(c.batch_size)
+            fake, g_input = self.generate(c.batch_size, labels, codes)
+            y = cond.label_input(labels) if cond.active else None
+            fake_h = None
             if c.feature_matching:
                 with no_grad():
-                    real_features = self.D.features(pack_samples(self.real_batch(c.batch_size), c.pack))
-                g_loss = F.feature_matching_loss(real_features, self.D.features(pack_samples(fake, c.pack)))
+                    real, real_y = self.labelled_real_batch(c.batch_size)
+                    real_features = self.d_features(pack_samples(real, c.pack), real_y)
+                fake_h = self.d_features(pack_samples(fake, c.pack), labels)
+                g_loss = F.feature_matching_loss(real_features, fake_h)
+            elif cond.active:
+                out, fake_h = self.D.score_and_features(fake, y)
+                g_loss = self.objective.g_loss(out)
             else:
                 g_loss = self.objective.g_loss(self.D(pack_samples(fake, c.pack)))
             g_value = check_finite(g_loss, "generator", step)
+            extra_value = None
+            if cond.active:
+                extra = add(cond.class_loss(self.D, fake_h, labels), cond.info_loss(self.D, fake_h, codes))
+                if extra is not None:
+                    extra_value = check_finite(extra, "generator's class/code", step)
+                    g_loss = g_loss + extra
             self.G_opt.zero_grad()
             g_loss.backward()
         finally:
@@ -196,7 +245,12 @@ class TrainingStep:
                 p.requires_grad = True
         self.add_historical_average("G", self.G_opt.params)
         self.G_opt.step()
-        return g_value, z
+        return g_value, g_input, extra_value
+
+    def d_features(self, x, labels=None):
+        """D's features φ(x) of rows ``x``, told the ``labels`` when D conditions on them."""
+        y = self.condition.label_input(labels) if self.condition.conditional else None
+        return self.D.features(x) if y is None else self.D.features(x, y)
 
     def add_historical_average(self, name, params):
         weight = self.config.historical_averaging
@@ -209,7 +263,8 @@ class TrainingStep:
     def update_ema(self, z):
         """G_ema ← decay · G_ema + (1 − decay) · G for the weights. BatchNorm's running statistics belong
         to the weights that produced them, so G's are not averaged: G_ema runs once in training mode on
-        the step's noise ``z`` (no gradient), which updates its own running statistics."""
+        the step's input ``z`` (its noise, with labels and codes when conditioned; no gradient), which
+        updates its own running statistics."""
         decay = self.config.g_ema
         for average, p in zip(self.G_ema.parameters(), self.G.parameters()):
             average.data *= decay
@@ -237,10 +292,10 @@ class TrainingStep:
         self.G_opt.lr = c.lr * factor
         self.D_opt.lr = c.discriminator_lr * factor
         for _ in range(c.d_steps):
-            d_value, penalty_value, real_out, fake_out = self.d_update(step)
+            d_value, penalty_value, real_out, fake_out, d_extra = self.d_update(step)
         with record("gradient norms"):
             d_grad_norms = weight_grad_norms("D", self.D) if grad_norms else {}
-        g_value, z = self.g_update(step)
+        g_value, z, g_extra = self.g_update(step)
         with record("EMA and averages"):
             if self.G_ema is not None:
                 self.update_ema(z)
@@ -253,4 +308,6 @@ class TrainingStep:
         }
         if penalty_value is not None:
             last["d_penalty"] = penalty_value
+        if d_extra is not None:  # AC-GAN's w·CE and InfoGAN's λ·L_I, in D's and in G's update
+            last["d_aux_loss"], last["g_aux_loss"] = d_extra, g_extra
         return last

@@ -5,6 +5,8 @@ A run is split by concern, one module each:
 - :mod:`minigan.gan.config` — ``TrainConfig``: every choice of a run, its defaults and its checks;
 - :mod:`minigan.gan.objectives` — the losses (minimax, non-saturating, least squares, Wasserstein,
   hinge) and D's regularisers (WGAN-GP, R1, R2, weight clipping), each a small object found by name;
+- :mod:`minigan.gan.conditioning` — conditional GANs (concat, projection, AC-GAN) and InfoGAN's codes:
+  G's extra inputs, the label D sees, and the terms they add to the losses;
 - :mod:`minigan.gan.step` — ``TrainingStep``: G, D, their optimizers, the batch and noise draws, and one
   step (``d_steps`` D updates, one G update);
 - :mod:`minigan.gan.checkpoint` — what a checkpoint holds, saving and restoring it;
@@ -39,7 +41,31 @@ __all__ = ["Trainer", "TrainConfig", "TrainingDiverged", "LOSSES", "OPTIMIZERS",
 # The evaluation metrics drawn in curves.png (2-D sets), each against the step.
 _CURVES = ("step", "modes_captured", "high_quality_fraction", "reverse_kl", "w2_ratio", "spread_ratio")
 # Second entries of the seeds (config seed, stream, ...) of the sampling generators, one per use.
-_USER_SAMPLES, _PICTURES, _EVALUATION = 1, 2, 3
+_USER_SAMPLES, _PICTURES, _EVALUATION, _EVALUATION_CODES = 1, 2, 3, 4
+
+
+PER_CLASS_ROW = 10  # samples a row in a conditional run's pictures
+MAX_CLASS_ROWS = 10
+
+
+def class_rows(n_classes, rows=MAX_CLASS_ROWS):
+    """The classes a conditional sample grid shows, one a row: all of them, or ``rows`` spread evenly."""
+    if n_classes <= rows:
+        return np.arange(n_classes)
+    return np.linspace(0, n_classes - 1, rows).round().astype(np.int64)
+
+
+def _integers(what, values, n, k):
+    """``values`` (one int, or n ints) as an int64 array (n,) in [0, k), or a ValueError naming ``what``."""
+    array = np.asarray(values)
+    if array.ndim == 0:
+        array = np.full(n, array)
+    if array.shape != (n,) or not (np.issubdtype(array.dtype, np.integer) or array.dtype == bool):
+        raise ValueError(f"{what}: expected one integer or {n} integers, got {array.dtype} of shape {np.shape(values)}")
+    if n and (array.min() < 0 or array.max() >= k):
+        raise ValueError(f"{what}: every value must lie in [0, {k}) (the run has {k}), got values from "
+                         f"{array.min()} to {array.max()}")
+    return array.astype(np.int64)
 
 
 def _write_json(path, value):
@@ -58,6 +84,7 @@ class Trainer:
     def __init__(self, config, dataset, run_dir=None, progress=True):
         self.config = config.resolved(dataset)
         self.config.check()
+        self.config.check_data(dataset)
         self.dataset = dataset
         self.run_dir = run_dir
         self.progress = progress
@@ -97,7 +124,12 @@ class Trainer:
         self.step_count += 1
         return self.last
 
-    def sample(self, n, train_mode=False, average=True, seed=None):
+    @property
+    def condition(self):
+        """The run's :class:`~minigan.gan.conditioning.Condition` (labels, InfoGAN codes)."""
+        return self.training_step.condition
+
+    def sample(self, n, train_mode=False, average=True, seed=None, labels=None, info_cat=None, info_cont=None):
         """n samples from G as a host NumPy array.
 
         The noise z comes from a generator seeded with ``seed`` (an int or a sequence of ints), or, when
@@ -106,18 +138,72 @@ class Trainer:
         changes a run. BatchNorm uses running statistics unless ``train_mode`` (batch statistics of
         these n samples, as during training); sampling never changes the running statistics either
         way. With ``g_ema`` on, the samples come from the weight average unless ``average`` is False
-        (then from the generator being trained)."""
+        (then from the generator being trained).
+
+        A conditional run samples for ``labels``: one int for all n, or n ints in [0, n_classes); by
+        default the classes in turn (sample i is of class i mod K). An InfoGAN run takes its codes from
+        ``info_cat`` (n ints in [0, info_cat), or one for all) and ``info_cont`` ((n, info_cont) values, or
+        one row for all); codes not given are drawn as in training (c uniform, u uniform on [−1, 1]) from
+        the same generator as z, after it."""
         rng = self._sample_rng if seed is None else np.random.default_rng(seed)
-        z = rng.standard_normal((n, self.config.z_dim)).astype(self.config.dtype)
+        z = rng.standard_normal((n, self.config.z_dim))
+        labels, codes = self._sampling_condition(n, rng, labels, info_cat, info_cont)
+        return self._generate(z, labels, codes.cat if codes else None, codes.cont if codes else None,
+                              train_mode, average)
+
+    def _generate(self, z, labels=None, cat=None, cont=None, train_mode=False, average=True):
+        """G (or G_ema) on host noise ``z`` with labels and codes (checked by the caller) → host array."""
+        from minigan.gan.conditioning import Codes
+
+        xp = backends.current_module()
+        dtype = self.config.dtype
+        if cont is not None and not isinstance(cont, Tensor):
+            cont = Tensor(xp.asarray(np.asarray(cont).astype(dtype)))
+        codes = Codes(cat, cont) if self.condition.info else None
         G = self.G_ema if average and self.G_ema is not None else self.G
         kept = [b.data.copy() for b in G.buffers()] if train_mode else []
         G.train(train_mode)
         with no_grad():
-            out = G(Tensor(backends.current_module().asarray(z))).numpy()
+            g_input = self.condition.generator_input(Tensor(xp.asarray(np.asarray(z).astype(dtype))), labels, codes)
+            out = G(g_input).numpy()
         G.train(G is self.G)
         for buffer, data in zip(G.buffers(), kept):
             buffer.data[...] = data
         return out
+
+    def _sampling_condition(self, n, rng, labels, info_cat, info_cont):
+        """(labels, codes) for :meth:`sample`, checked; codes not given are drawn from ``rng``."""
+        from minigan.gan.conditioning import Codes
+
+        cond, c = self.condition, self.config
+        if labels is not None and not cond.conditional:
+            raise ValueError("sample: labels were given, but this run is not conditional (it was trained with "
+                             "conditional='none'); train with conditional='concat', 'projection' or 'acgan'")
+        if (info_cat is not None and not cond.info_cat) or (info_cont is not None and not cond.info_cont):
+            raise ValueError(f"sample: InfoGAN codes were given, but this run has info_cat={cond.info_cat}, "
+                             f"info_cont={cond.info_cont}")
+        if cond.conditional:
+            labels = (np.arange(n) % cond.n_classes if labels is None
+                      else _integers("sample: labels", labels, n, cond.n_classes))
+        codes = None
+        if cond.info:
+            cat = cont = None
+            if cond.info_cat:
+                cat = (rng.integers(0, cond.info_cat, size=n) if info_cat is None
+                       else _integers("sample: info_cat codes", info_cat, n, cond.info_cat))
+            if cond.info_cont:
+                if info_cont is None:
+                    cont = rng.uniform(-1.0, 1.0, (n, cond.info_cont))
+                else:
+                    cont = np.asarray(info_cont, dtype=np.float64)
+                    if cont.ndim == 1 and cont.shape == (cond.info_cont,):
+                        cont = np.broadcast_to(cont, (n, cond.info_cont))
+                    if cont.shape != (n, cond.info_cont) or not np.all(np.isfinite(cont)):
+                        raise ValueError(f"sample: info_cont must be finite values of shape ({n}, {cond.info_cont}) "
+                                         f"or ({cond.info_cont},), got shape {np.shape(info_cont)}")
+                cont = Tensor(backends.current_module().asarray(cont.astype(c.dtype)))
+            codes = Codes(cat, cont)
+        return labels, codes
 
     # ------------------------------------------------------------------------------- the loop
     def train(self, steps=None):
@@ -159,6 +245,8 @@ class Trainer:
             if self.records:
                 curves = [{k: v for k, v in e.items() if k in _CURVES} for e in self.evaluations]
                 plots.save_curves(os.path.join(self.run_dir, "curves.png"), self.records, curves or None)
+            if self.condition.info and self.dataset.image_shape is not None:
+                self.save_code_picture(os.path.join(self.run_dir, "info_codes.png"))
             _write_json(os.path.join(self.run_dir, "evaluation.json"), result)
         return result
 
@@ -174,29 +262,83 @@ class Trainer:
 
     def evaluate(self, n=None, seed=None, w2_samples=None):
         """Quality metrics of n samples (mode metrics, W2 and spread for 2-D sets, classifier metrics for
-        images); ``w2_samples`` as in :func:`~minigan.gan.evaluation.evaluate_samples` (default 2,500).
+        images, modes and KL for stacked digits); ``w2_samples`` as in
+        :func:`~minigan.gan.evaluation.evaluate_samples` (default 2,500).
 
         The samples' noise is seeded with ``seed``, by default with (config seed, step): evaluating the
         same weights again — later in the run, or with ``minigan eval`` on the checkpoint — gives the
         same figures. Evaluations during a run (the curves) measure W2 on 1,000 samples, the final one on
-        2,500."""
-        from minigan.gan.evaluation import W2_SAMPLES, evaluate_samples
+        2,500.
 
+        A conditional run's samples are drawn for the classes in turn (a class-balanced mixture; the
+        metrics above describe it) and also scored by :func:`~minigan.gan.evaluation.conditional_metrics`
+        (label agreement, per-class Fréchet distance). An InfoGAN run's categorical codes are spread
+        evenly over the samples in a seeded random order and scored by
+        :func:`~minigan.gan.evaluation.code_metrics` (data with labels only)."""
+        from minigan.gan.evaluation import W2_SAMPLES, code_metrics, conditional_metrics, evaluate_samples
+
+        cond = self.condition
+        n = n or self.config.eval_samples
         if seed is None:
             seed = [self.config.seed, _EVALUATION, self.step_count]
-        return evaluate_samples(self.sample(n or self.config.eval_samples, seed=seed), self.dataset,
-                                W2_SAMPLES if w2_samples is None else w2_samples)
+        labels = np.arange(n) % cond.n_classes if cond.conditional else None
+        codes = None
+        if cond.info_cat:
+            order = np.random.default_rng([*np.atleast_1d(seed).tolist(), _EVALUATION_CODES])
+            codes = order.permutation(np.arange(n) % cond.info_cat)
+        samples = self.sample(n, seed=seed, labels=labels, info_cat=codes)
+        result = evaluate_samples(samples, self.dataset, W2_SAMPLES if w2_samples is None else w2_samples)
+        if cond.conditional:
+            result.update(conditional_metrics(samples, labels, self.dataset))
+        if codes is not None and self.dataset.labels is not None:
+            result.update(code_metrics(samples, codes, cond.info_cat, self.dataset))
+        return result
 
     def save_samples(self, path):
         """A sample grid (images) or scatter plot (2-D) of G at this step; every step's picture uses the
-        same noise z, so that a run's pictures show one set of samples changing."""
-        d = self.dataset
+        same noise z, so that a run's pictures show one set of samples changing. A conditional run's grid
+        has one row per class (10 classes spread over the labels when there are more), its scatter plot
+        colours each sample by its label."""
+        d, cond = self.dataset, self.condition
         seed = [self.config.seed, _PICTURES]
+        title = f"step {self.step_count}"
         if d.image_shape is not None:
-            plots.save_sample_grid(path, self.sample(64, seed=seed), d.image_shape, title=f"step {self.step_count}")
+            if cond.conditional:
+                rows = class_rows(cond.n_classes)
+                labels = np.repeat(rows, PER_CLASS_ROW)
+                plots.save_sample_grid(path, self.sample(len(labels), seed=seed, labels=labels), d.image_shape,
+                                       title=f"{title}: one row per class ({', '.join(map(str, rows))})",
+                                       columns=PER_CLASS_ROW)
+            else:
+                plots.save_sample_grid(path, self.sample(64, seed=seed), d.image_shape, title=title)
         else:
-            real = d.x[:2000]
-            plots.save_scatter(path, self.sample(1000, seed=seed), real, d.modes, title=f"step {self.step_count}")
+            labels = np.arange(1000) % cond.n_classes if cond.conditional else None
+            plots.save_scatter(path, self.sample(1000, seed=seed, labels=labels), d.x[:2000], d.modes, title=title,
+                               labels=labels)
+
+    def save_code_picture(self, path, columns=8):
+        """InfoGAN's picture: one row per value of the categorical code, one column per setting of the
+        first continuous code from −1 to 1 (the others at 0), all from one noise z (and, conditional, one
+        label); without continuous codes the columns are different draws of z. Images only."""
+        cond, c = self.condition, self.config
+        if not cond.info or self.dataset.image_shape is None:
+            raise ValueError("save_code_picture: needs an InfoGAN run (info_cat or info_cont) on images, got "
+                             f"info_cat={cond.info_cat}, info_cont={cond.info_cont} on {self.dataset.name!r}")
+        rows = cond.info_cat or 1
+        n = rows * columns
+        cat = np.repeat(np.arange(rows), columns) if cond.info_cat else None
+        cont = None
+        if cond.info_cont:
+            cont = np.zeros((n, cond.info_cont))
+            cont[:, 0] = np.tile(np.linspace(-1.0, 1.0, columns), rows)
+        rng = np.random.default_rng([c.seed, _PICTURES])
+        z = rng.standard_normal((1 if cond.info_cont else columns, c.z_dim))
+        z = np.repeat(z, n, axis=0) if cond.info_cont else np.tile(z, (rows, 1))
+        labels = np.zeros(n, dtype=np.int64) if cond.conditional else None
+        samples = self._generate(z, labels, cat, cont)
+        what = "first continuous code from -1 to 1" if cond.info_cont else "noise draws"
+        plots.save_sample_grid(path, samples, self.dataset.image_shape, columns=columns,
+                               title=f"step {self.step_count}: rows = categorical code values, columns = {what}")
 
     def _append_line(self, name, record):
         if self.run_dir:
