@@ -58,13 +58,23 @@ FIGURE_DPI = 90
 
 class _StudyParser(argparse.ArgumentParser):
     """Resolves ``--out`` after parsing: the committed results directory for a full run, a fresh
-    temporary directory for ``--quick`` (a smoke run never replaces committed results) unless given."""
+    temporary directory for ``--quick`` (a smoke run never replaces committed results) unless given.
+
+    It also limits NumPy's BLAS to one thread, whatever the environment says (a study without a
+    ``--threads`` option of its own): the studies' timings are one-thread figures, and with ``--jobs``
+    every worker process would otherwise start a BLAS thread per core, which on a busy machine inflates
+    the CPU time a step is charged (a study run without ``OPENBLAS_NUM_THREADS=1`` took 1.3 × the CPU
+    time and measured other costs). Forked workers inherit the limit."""
 
     def parse_args(self, args=None, namespace=None):
         parsed = super().parse_args(args, namespace)
         if parsed.out is None:
             parsed.out = (tempfile.mkdtemp(prefix=f"{self.study}-quick-") if parsed.quick
                           else os.path.join(ROOT, "examples", "results", self.study))
+        if not hasattr(parsed, "threads"):
+            from benchmarks import _common
+
+            parsed.blas_threads = _common.set_numpy_threads(1)
         return parsed
 
 
