@@ -116,7 +116,9 @@ def test_info_loss_is_cross_entropy_plus_half_squared_error_and_its_gradient_che
     cat = np.array([0, 1, 2, 2, 1, 0])
     cont = rng.uniform(-1, 1, (6, 2))
     codes = Codes(cat, Tensor(cont))
-    q = h.numpy() @ D.q.weight.data + D.q.bias.data
+    hidden = h.numpy() @ D.q[0].weight.data + D.q[0].bias.data
+    hidden = np.where(hidden > 0, hidden, 0.2 * hidden)
+    q = hidden @ D.q[2].weight.data + D.q[2].bias.data
     log_p = q[:, :3] - np.log(np.exp(q[:, :3]).sum(axis=1, keepdims=True))
     expected = 0.5 * (-log_p[np.arange(6), cat].mean() + 0.5 * ((cont - q[:, 3:]) ** 2).sum(axis=1).mean())
     assert cond.info_loss(D, h, codes).item() == pytest.approx(expected, rel=1e-12)

@@ -21,10 +21,10 @@ label for label (a gradient penalty's interpolates mix a real and a fake sample 
 G's update the labels are those of a fresh draw of data rows, so both follow the data's class frequencies.
 
 **InfoGAN** (Chen et al., 2016; ``info_cat`` = K_c, ``info_cont`` = M). G's input also holds codes: a
-categorical c ~ Cat(K_c), as onehot(c), and M continuous u ~ U[−1, 1]. A head Q on D's body predicts
-them from the sample: K_c logits and M means μ(x). The mutual information I(c, u; G(z, c, u)) has the
-variational lower bound H(c, u) + E log Q(c, u | x) (x = G(z, c, u)); H is a constant, so maximising the
-bound is minimising
+categorical c ~ Cat(K_c), as onehot(c), and M continuous u ~ U[−1, 1]. A head Q on D's body (a hidden
+layer of 128 LeakyReLU units on D's features) predicts them from the sample: K_c logits and M means
+μ(x). The mutual information I(c, u; G(z, c, u)) has the variational lower bound H(c, u) + E log Q(c, u | x)
+(x = G(z, c, u)); H is a constant, so maximising the bound is minimising
 
     L_I = CE(Q_cat(x), c) + ½ Σⱼ E (uⱼ − μⱼ(x))²,
 

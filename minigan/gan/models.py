@@ -14,6 +14,7 @@ from minigan.nn import (BatchNorm1d, Dense, InstanceNorm1d, LeakyReLU, Minibatch
                         Sequential, Sigmoid, Tanh)
 
 NORMS = ("none", "batch", "instance")
+Q_HIDDEN = 128  # width of InfoGAN's Q head's hidden layer
 ACTIVATIONS = ("leaky_relu", "relu", "sigmoid", "tanh")
 
 
@@ -72,7 +73,9 @@ class Discriminator(Module):
     Conditioning (:mod:`minigan.gan.conditioning`) adds, with ``n_classes`` = K: for ``conditional=
     "concat"`` K input columns for onehot(y); for ``"projection"`` an embedding ``embed`` (a bias-free
     Dense K → width, whose rows are the v_y of D(x, y) = ψ(φ(x)) + v_yᵀφ(x)); for ``"acgan"`` a classifier
-    head ``classifier`` (width → K). ``q_outputs`` > 0 adds InfoGAN's head ``q`` (width → q_outputs).
+    head ``classifier`` (width → K). ``q_outputs`` > 0 adds InfoGAN's head ``q`` (width → 128 → LeakyReLU →
+    q_outputs: with a linear head on φ the categorical code matched the digit classes on 86–87 % of
+    samples at best, with this hidden layer 93–97 %, seed 0 of the runs in the README).
     ``y`` in :meth:`forward` and :meth:`features` is onehot(y) (a Tensor (N, K)) for concat and projection."""
 
     def __init__(self, in_dim, hidden=(500, 500), norm="none", pack=1, minibatch_kernels=0, kernel_dim=5,
@@ -90,8 +93,9 @@ class Discriminator(Module):
             self.embed = Dense(n_classes, width, bias=False, init=init, dtype=dtype)
         if conditional == "acgan":
             self.classifier = Dense(width, n_classes, init=init, dtype=dtype)
-        if q_outputs:
-            self.q = Dense(width, q_outputs, init=init, dtype=dtype)
+        if q_outputs:  # InfoGAN's Q: a hidden layer of its own on D's features, as in Chen et al.'s networks
+            self.q = Sequential(Dense(width, Q_HIDDEN, init=init, dtype=dtype), LeakyReLU(0.2),
+                                Dense(Q_HIDDEN, q_outputs, init=init, dtype=dtype))
 
     def features(self, x, y=None):
         if self.conditional == "concat":
