@@ -69,27 +69,26 @@ def evaluate_samples(samples, dataset, w2_samples=W2_SAMPLES):
     return {k: _plain(v.tolist() if hasattr(v, "tolist") else v) for k, v in values.items()}
 
 
-def predicted_classes(samples, dataset):
+def predicted_classes(samples, dataset, classifier=None):
     """(classes, K): the class each sample looks like, and the number of classes. On the 2-D sets its
     nearest mode (the mixture's most probable component: equal weights and widths); on stacked digits the
     digit triple 100a + 10b + c that the digit classifier reads in its three channels; on other labelled
-    images the data set's classifier's label (:func:`minigan.metrics.classifier.get_classifier`)."""
+    images the data set's classifier's label (``classifier``, or
+    :func:`minigan.metrics.classifier.get_classifier`'s)."""
     samples = np.asarray(samples)
     if dataset.modes is not None:
         from minigan.metrics.modes import nearest_modes
 
         return nearest_modes(samples, np.asarray(dataset.modes, dtype=np.float64))[0], len(dataset.modes)
     if dataset.name == "stacked-digits":
-        from minigan.data import load_digits
-        from minigan.data.stacked import CHANNELS, N_TRIPLES, triple_index
+        from minigan.data.stacked import N_TRIPLES
+        from minigan.metrics.stacked import digits_classifier, predict_triples
+
+        return predict_triples(samples, classifier or digits_classifier()), N_TRIPLES
+    if classifier is None:
         from minigan.metrics.classifier import get_classifier
-        from minigan.metrics.stacked import PIXELS, split_channels
 
-        digits = get_classifier(load_digits()).predict(split_channels(samples).reshape(-1, PIXELS))
-        return triple_index(np.asarray(digits).reshape(-1, CHANNELS)), N_TRIPLES
-    from minigan.metrics.classifier import get_classifier
-
-    classifier = get_classifier(dataset)
+        classifier = get_classifier(dataset)
     return np.asarray(classifier.predict(samples)), classifier.n_classes
 
 
@@ -112,14 +111,17 @@ def conditional_metrics(samples, labels, dataset):
         keys = ["label_agreement", "label_agreement_per_label"]
         keys += ["per_class_frechet_distance", "per_class_frechet_distance_per_label"] if images else []
         return dict.fromkeys(keys)
-    predicted, n_classes = predicted_classes(samples, dataset)
+    classifier = None
+    if images:  # one classifier for both metrics (get_classifier hashes the data and loads a file)
+        from minigan.metrics.classifier import get_classifier
+
+        classifier = get_classifier(dataset)
+    predicted, n_classes = predicted_classes(samples, dataset, classifier)
     agreement = agreement_from_predictions(predicted, labels, n_classes)
     out = {"label_agreement": _plain(float(agreement.overall)),
            "label_agreement_per_label": [_plain(float(v)) for v in agreement.per_label]}
     if images:
-        from minigan.metrics.classifier import get_classifier
-
-        fd = per_class_frechet(samples, labels, get_classifier(dataset), dataset.x, dataset.labels)
+        fd = per_class_frechet(samples, labels, classifier, dataset.x, dataset.labels)
         out["per_class_frechet_distance"] = _plain(float(fd.mean))
         out["per_class_frechet_distance_per_label"] = [_plain(float(v)) for v in fd.per_class]
     return out

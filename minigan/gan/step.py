@@ -145,10 +145,10 @@ class TrainingStep:
                 index = random.generator().integers(0, len(self.data), size=n)
             return Tensor(self.data[backends.current_module().asarray(index)]), self.condition.labels_of(index)
 
-    def generate(self, n, labels=None, codes=None, G=None):
+    def generate(self, n, labels=None, codes=None):
         """G(z, y, codes) for fresh noise z (n rows); returns (samples, G's input)."""
         g_input = self.condition.generator_input(self.noise(n), labels, codes)
-        return (G or self.G)(g_input), g_input
+        return self.G(g_input), g_input
 
     # ----------------------------------------------------------------------------- updates
     def lr_factor(self, step):

@@ -147,17 +147,16 @@ class Trainer:
         the same generator as z, after it."""
         rng = self._sample_rng if seed is None else np.random.default_rng(seed)
         z = rng.standard_normal((n, self.config.z_dim))
-        labels, codes = self._sampling_condition(n, rng, labels, info_cat, info_cont)
-        return self._generate(z, labels, codes.cat if codes else None, codes.cont if codes else None,
-                              train_mode, average)
+        labels, cat, cont = self._sampling_condition(n, rng, labels, info_cat, info_cont)
+        return self._generate(z, labels, cat, cont, train_mode, average)
 
     def _generate(self, z, labels=None, cat=None, cont=None, train_mode=False, average=True):
-        """G (or G_ema) on host noise ``z`` with labels and codes (checked by the caller) → host array."""
+        """G (or G_ema) on host noise ``z`` with host labels and codes (checked by the caller) → host array."""
         from minigan.gan.conditioning import Codes
 
         xp = backends.current_module()
         dtype = self.config.dtype
-        if cont is not None and not isinstance(cont, Tensor):
+        if cont is not None:
             cont = Tensor(xp.asarray(np.asarray(cont).astype(dtype)))
         codes = Codes(cat, cont) if self.condition.info else None
         G = self.G_ema if average and self.G_ema is not None else self.G
@@ -172,10 +171,9 @@ class Trainer:
         return out
 
     def _sampling_condition(self, n, rng, labels, info_cat, info_cont):
-        """(labels, codes) for :meth:`sample`, checked; codes not given are drawn from ``rng``."""
-        from minigan.gan.conditioning import Codes
-
-        cond, c = self.condition, self.config
+        """(labels, info_cat, info_cont) for :meth:`sample` as host arrays (None where the run has none),
+        checked; codes not given are drawn from ``rng``."""
+        cond = self.condition
         if labels is not None and not cond.conditional:
             raise ValueError("sample: labels were given, but this run is not conditional (it was trained with "
                              "conditional='none'); train with conditional='concat', 'projection' or 'acgan'")
@@ -185,25 +183,21 @@ class Trainer:
         if cond.conditional:
             labels = (np.arange(n) % cond.n_classes if labels is None
                       else _integers("sample: labels", labels, n, cond.n_classes))
-        codes = None
-        if cond.info:
-            cat = cont = None
-            if cond.info_cat:
-                cat = (rng.integers(0, cond.info_cat, size=n) if info_cat is None
-                       else _integers("sample: info_cat codes", info_cat, n, cond.info_cat))
-            if cond.info_cont:
-                if info_cont is None:
-                    cont = rng.uniform(-1.0, 1.0, (n, cond.info_cont))
-                else:
-                    cont = np.asarray(info_cont, dtype=np.float64)
-                    if cont.ndim == 1 and cont.shape == (cond.info_cont,):
-                        cont = np.broadcast_to(cont, (n, cond.info_cont))
-                    if cont.shape != (n, cond.info_cont) or not np.all(np.isfinite(cont)):
-                        raise ValueError(f"sample: info_cont must be finite values of shape ({n}, {cond.info_cont}) "
-                                         f"or ({cond.info_cont},), got shape {np.shape(info_cont)}")
-                cont = Tensor(backends.current_module().asarray(cont.astype(c.dtype)))
-            codes = Codes(cat, cont)
-        return labels, codes
+        cat = cont = None
+        if cond.info_cat:
+            cat = (rng.integers(0, cond.info_cat, size=n) if info_cat is None
+                   else _integers("sample: info_cat codes", info_cat, n, cond.info_cat))
+        if cond.info_cont:
+            if info_cont is None:
+                cont = rng.uniform(-1.0, 1.0, (n, cond.info_cont))
+            else:
+                cont = np.asarray(info_cont, dtype=np.float64)
+                if cont.ndim == 1 and cont.shape == (cond.info_cont,):
+                    cont = np.broadcast_to(cont, (n, cond.info_cont))
+                if cont.shape != (n, cond.info_cont) or not np.all(np.isfinite(cont)):
+                    raise ValueError(f"sample: info_cont must be finite values of shape ({n}, {cond.info_cont}) "
+                                     f"or ({cond.info_cont},), got shape {np.shape(info_cont)}")
+        return labels, cat, cont
 
     # ------------------------------------------------------------------------------- the loop
     def train(self, steps=None):

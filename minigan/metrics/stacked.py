@@ -70,6 +70,18 @@ def split_channels(samples, op="split_channels"):
                                 dtype=np.float32)
 
 
+def predict_triples(samples, classifier, op="predict_triples"):
+    """The triple tᵢ = 100·aᵢ₀ + 10·aᵢ₁ + aᵢ₂ (int64 (N,)) that the digits ``classifier`` reads in the three
+    channels of each stacked-digit sample (N, 192); checked as :func:`split_channels` does, and the
+    classifier must be the digits one (64 inputs, 10 classes). ``op`` names the caller in the errors."""
+    channels = split_channels(samples, op)
+    in_features, n_classes = getattr(classifier, "in_features", None), getattr(classifier, "n_classes", None)
+    if in_features != PIXELS or n_classes != 10:
+        raise ValueError(f"{op}: expected the digits classifier (64 inputs, 10 classes), got "
+                         f"{type(classifier).__name__} with in_features={in_features}, n_classes={n_classes}")
+    return triple_index(np.asarray(classifier.predict(channels.reshape(-1, PIXELS))).reshape(-1, CHANNELS))
+
+
 def stacked_mode_metrics(samples, classifier):
     """:class:`StackedModeMetrics` of stacked-digit ``samples`` (N, 192), each channel labelled by the
     digits ``classifier`` (a :class:`~minigan.metrics.classifier.Classifier` for the 64-pixel digits,
@@ -77,12 +89,7 @@ def stacked_mode_metrics(samples, classifier):
     function for samples that are not (N, 192), N = 0, not finite, or not real numbers. The protocol scores
     :data:`STACKED_EVAL_SAMPLES` = 26,000 samples.
     """
-    channels = split_channels(samples, "stacked_mode_metrics")
-    in_features, n_classes = getattr(classifier, "in_features", None), getattr(classifier, "n_classes", None)
-    if in_features != PIXELS or n_classes != 10:
-        raise ValueError(f"stacked_mode_metrics: expected the digits classifier (64 inputs, 10 classes), got "
-                         f"{type(classifier).__name__} with in_features={in_features}, n_classes={n_classes}")
-    triples = triple_index(np.asarray(classifier.predict(channels.reshape(-1, PIXELS))).reshape(-1, CHANNELS))
+    triples = predict_triples(samples, classifier, "stacked_mode_metrics")
     counts = np.bincount(triples, minlength=N_TRIPLES)
     return StackedModeMetrics(modes=int(np.count_nonzero(counts)),
                               kl_to_uniform=kl_divergence(counts, np.ones(N_TRIPLES)),
@@ -92,11 +99,14 @@ def stacked_mode_metrics(samples, classifier):
 def evaluate_stacked(samples, classifier=None):
     """:func:`stacked_mode_metrics` of ``samples`` (N, 192); without ``classifier``, with the digits
     classifier of :func:`~minigan.metrics.classifier.get_classifier` (trained once, then cached)."""
-    if classifier is None:
-        # Imported here, as minigan.metrics does for the classifier module: it builds networks.
-        from minigan.data import load_digits
-        from minigan.metrics.classifier import get_classifier
+    return stacked_mode_metrics(samples, digits_classifier() if classifier is None else classifier)
 
-        classifier = get_classifier(load_digits())
-    return stacked_mode_metrics(samples, classifier)
+
+def digits_classifier():
+    """The 64-pixel digits classifier that reads each channel (trained once, then cached)."""
+    # Imported here, as minigan.metrics does for the classifier module: it builds networks.
+    from minigan.data import load_digits
+    from minigan.metrics.classifier import get_classifier
+
+    return get_classifier(load_digits())
 
