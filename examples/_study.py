@@ -316,6 +316,11 @@ def fmt_p(p):
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def fmt_comparison(c):
+    """One comparison of :func:`compare_pairs` for a table: "Δ (p Holm-corrected): verdict"."""
+    return f"{c['difference']:+.3g} (p {fmt_p(c['p_holm'])}): {c['verdict']}"
+
+
 # -------------------------------------------------------------------------------- reference rows
 # Samples behind every quality number of a study: ≥ 10,000 for mode counts and high-quality shares,
 # the data's own size or more for the classifier's metrics on images (digits: 1,797 → 2,000).
@@ -347,9 +352,35 @@ def eval_samples(dataset, quick=False):
     return (QUICK_EVAL_SAMPLES if quick else EVAL_SAMPLES)[kind(dataset)]
 
 
+def reference_samples(dataset, n, seed=12345):
+    """{label: (samples, classes)} behind :func:`reference_rows`: each reference row's ``n`` samples, and
+    the class of each where it is known (the data and calibration rows of a labelled image set), else
+    None (the chance rows: their samples belong to no class)."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(dataset.x, dtype=np.float64)
+    labels = None if dataset.labels is None else np.asarray(dataset.labels)
+    rows = {}
+    if dataset.modes is not None:
+        low, high = x.min(axis=0), x.max(axis=0)
+        rows["chance: uniform over the data's square"] = (rng.uniform(low, high, size=(n, x.shape[1])), None)
+        rows["data"] = (sample_mixture(dataset.modes, dataset.mode_std, n, seed=seed)[0], None)
+    else:
+        low, high = dataset.value_range
+        mean, cov = x.mean(axis=0), np.cov(x, rowvar=False)
+        rows["chance: Gaussian fitted to the pixels"] = (
+            np.clip(rng.multivariate_normal(mean, cov, size=n), low, high), None)
+        rows["chance: one sample repeated"] = (np.repeat(x[rng.integers(len(x))][None], n, axis=0), None)
+        firsts = np.resize([rng.choice(np.flatnonzero(labels == c)) for c in np.unique(labels)], n)
+        rows["calibration: one image per class"] = (x[firsts], labels[firsts])
+        drawn = rng.integers(0, len(x), size=n)
+        rows["data"] = (x[drawn], labels[drawn])
+    return rows
+
+
 def reference_rows(dataset, n, seed=12345):
     """{label: metrics} of the reference rows for ``dataset``, each scored on ``n`` samples exactly as a
-    generator's samples are (``evaluate_samples``), from a generator seeded with ``seed``:
+    generator's samples are (``evaluate_samples``), from a generator seeded with ``seed``
+    (:func:`reference_samples`):
 
     - 2-D sets: **chance** — uniform noise over the data's bounding square; **data** — a fresh draw of
       n points from the mixture itself;
@@ -361,22 +392,8 @@ def reference_rows(dataset, n, seed=12345):
       misses — it scores above the data).
 
     ``chance_value`` picks the row a metric's chance level is read from."""
-    rng = np.random.default_rng(seed)
-    x = np.asarray(dataset.x, dtype=np.float64)
-    rows = {}
-    if dataset.modes is not None:
-        low, high = x.min(axis=0), x.max(axis=0)
-        rows["chance: uniform over the data's square"] = rng.uniform(low, high, size=(n, x.shape[1]))
-        rows["data"] = sample_mixture(dataset.modes, dataset.mode_std, n, seed=seed)[0]
-    else:
-        low, high = dataset.value_range
-        mean, cov = x.mean(axis=0), np.cov(x, rowvar=False)
-        rows["chance: Gaussian fitted to the pixels"] = np.clip(rng.multivariate_normal(mean, cov, size=n), low, high)
-        rows["chance: one sample repeated"] = np.repeat(x[rng.integers(len(x))][None], n, axis=0)
-        firsts = [rng.choice(np.flatnonzero(dataset.labels == c)) for c in np.unique(dataset.labels)]
-        rows["calibration: one image per class"] = x[np.resize(firsts, n)]
-        rows["data"] = x[rng.integers(0, len(x), size=n)]
-    return {label: evaluate_samples(samples.astype(np.float32), dataset) for label, samples in rows.items()}
+    return {label: evaluate_samples(samples.astype(np.float32), dataset)
+            for label, (samples, _) in reference_samples(dataset, n, seed).items()}
 
 
 def chance_value(references, key, lower_is_better):
@@ -439,6 +456,26 @@ def fmt_reached(runs, key, value, lower_is_better, what="step"):
     fmt = ".0f" if what == "step" else ".1f"
     text = f"{mean:{fmt}}" + (f" ± {half:{fmt}}" if n > 1 else "")
     return text + (f" ({n}/{len(runs)})" if n < len(runs) else "")
+
+
+WINDOW = 0.2  # a metric "at step n" is the mean over the evaluations in (n − WINDOW·n, n]: they swing
+
+
+def schedule(steps, marks, per_run=20):
+    """When to evaluate a run of ``steps`` steps read at the steps ``marks``: every steps/``per_run``
+    steps, and 4 times evenly in the window (n − WINDOW·n, n] of each read step n (:func:`window_mean`)."""
+    every = max(1, steps // per_run)
+    extra = {max(1, round(n - k * WINDOW * n / 4)) for n in marks for k in range(4)}
+    return lambda step: step % every == 0 or step in extra
+
+
+def window_mean(result, step, key):
+    """Mean of ``key`` over the evaluations of ``result`` (a :func:`train`-like dict: "evals", "steps") in
+    (step − WINDOW·step, step]; None when the run stopped before ``step`` or none is finite."""
+    if result["steps"] < step:
+        return None
+    values = finite(e.get(key) for e in result["evals"] if step - WINDOW * step < e["step"] <= step)
+    return float(np.mean(values)) if values else None
 
 
 # ---------------------------------------------------------------------------- learning rates

@@ -120,7 +120,7 @@ FULL = {"steps": {"ring8": 6000, "grid25": 6000, "digits": 1000}, "timing_rounds
         "w2_samples": 1000}
 QUICK = {"steps": {"ring8": 6, "grid25": 6, "digits": 4}, "timing_rounds": {"points": 3, "images": 2},
          "w2_samples": 200}
-WINDOW = 0.2
+WINDOW = _study.WINDOW
 EVALS_PER_RUN = 20    # evaluations every S/20 steps, plus 4 in the window before each read step
 SHARE = 0.10
 HQ, MODES, HELD, KL, W2R = "high_quality_fraction", "modes_captured", "modes_held", "reverse_kl", "w2_ratio"
@@ -184,20 +184,13 @@ def held(counts):
     return int(np.count_nonzero(counts >= SHARE * total / len(counts))) if total else 0
 
 
-def schedule(steps, marks):
-    """Every S/EVALS_PER_RUN steps, and 4 evaluations evenly in the window (0.8 n, n] of each read step n."""
-    every = max(1, steps // EVALS_PER_RUN)
-    extra = {max(1, round(n - k * WINDOW * n / 4)) for n in marks for k in range(4)}
-    return lambda step: step % every == 0 or step in extra
-
-
 def run(dataset, spec, label, lr, gamma, seed, steps, marks, n_eval, w2_samples=0, keep_samples=False):
-    """One run to ``steps`` steps, evaluated on ``schedule``; with ``w2_samples``, at each read step in
+    """One run to ``steps`` steps, evaluated on ``_study.schedule``; with ``w2_samples``, at each read step in
     ``marks`` an evaluation with W2 on that many samples (2-D sets) is kept in ``reads``. A NaN/inf loss
     stops the run."""
     points = dataset.modes is not None
     trainer = Trainer(config(spec, label, lr, gamma, seed, steps), dataset, progress=False)
-    at = schedule(steps, marks)
+    at = _study.schedule(steps, marks, EVALS_PER_RUN)
     evals, reads, diverged = [], {}, False
     for target in sorted(set(marks) | {steps}):
         r = _study.train(trainer, target, at, n_eval)
@@ -218,15 +211,6 @@ def run(dataset, spec, label, lr, gamma, seed, steps, marks, n_eval, w2_samples=
     return out
 
 
-def window(result, step, key):
-    """Mean of ``key`` over the evaluations in (step − WINDOW·step, step]; None when the run stopped
-    before ``step`` or none is finite."""
-    if result["steps"] < step:
-        return None
-    values = _study.finite(e.get(key) for e in result["evals"] if step - WINDOW * step < e["step"] <= step)
-    return float(np.mean(values)) if values else None
-
-
 def fluctuation(result, step, key):
     """Relative fluctuation of ``key`` over the evaluations in the window before ``step``: their standard
     deviation over the magnitude of their mean (the coefficient of variation). Scale-free, so that an
@@ -245,7 +229,7 @@ def value(result, step, key):
     if key == W2R:
         r = result["reads"].get(step)
         return None if r is None or r.get(W2R) is None else float(r[W2R])
-    return window(result, step, key)
+    return _study.window_mean(result, step, key)
 
 
 def reference_rows(dataset, n_eval, w2_samples):
@@ -273,7 +257,7 @@ def pilots(dataset, spec, steps, n_eval, jobs=1):
     def prefetch(keys):
         keys = [k for k in dict.fromkeys(keys) if k not in cache]
         scores = _study.parallel_map(
-            lambda k: window(run(dataset, spec, k[0], k[1], k[2], k[3], steps, [steps], n_eval), steps, key), keys, jobs)
+            lambda k: _study.window_mean(run(dataset, spec, k[0], k[1], k[2], k[3], steps, [steps], n_eval), steps, key), keys, jobs)
         cache.update(zip(keys, scores))
 
     def score(label, lr, gamma, seed):
@@ -320,10 +304,6 @@ def step_ms(dataset, spec, picks, rounds):
 
 
 # ------------------------------------------------------------------------------------------ tables
-def fmt_cmp(c):
-    return f"{c['difference']:+.3g} (p {_study.fmt_p(c['p_holm'])}): {c['verdict']}"
-
-
 def view_values(results, at, kind):
     keys = [k for k, _, _, _ in COLUMNS[kind]]
     return {label: {k: [value(r, at[label], k) for r in runs] for k in keys} for label, runs in results.items()}
@@ -446,7 +426,7 @@ def verdicts(out, references_of):
                     numbers.append(f"{spec} {view}: neither learned")
                     continue
                 found.append(c["verdict"])
-                numbers.append(f"{spec} equal {view}: Δ {fmt_cmp(c)}")
+                numbers.append(f"{spec} equal {view}: Δ {_study.fmt_comparison(c)}")
         better, worse = "better" in found, "worse" in found
         verdict = "supported" if better and not worse else "contradicted" if worse and not better else undecided
         return [what, verdict, "; ".join(numbers)]
@@ -464,7 +444,7 @@ def verdicts(out, references_of):
             v = c["verdict"]
             rows.append(["Arjovsky et al.: WGAN (clipping) reduces mode collapse (ring8)",
                          "supported" if v == "better" else "contradicted" if v == "worse" else undecided,
-                         f"Δ modes ≥ 10 % share vs non-saturating at S: {fmt_cmp(c)}"])
+                         f"Δ modes ≥ 10 % share vs non-saturating at S: {_study.fmt_comparison(c)}"])
     rows.append(quality(WGP, WCLIP, "Gulrajani et al.: the gradient penalty beats weight clipping"))
     # SN cheaper than GP: interquartile ranges of the interleaved timings disjoint on every data set
     parts, cheaper, dearer = [], [], []
@@ -486,7 +466,7 @@ def verdicts(out, references_of):
         if spec in out and out[spec].get("fluct"):
             c = out[spec]["fluct"]
             found.append(c["verdict"])
-            numbers.append(f"{spec}: Δ relative fluctuation {fmt_cmp(c)}")
+            numbers.append(f"{spec}: Δ relative fluctuation {_study.fmt_comparison(c)}")
         elif spec in out:
             numbers.append(f"{spec}: not learned")
     better, worse = "better" in found, "worse" in found
@@ -653,10 +633,10 @@ def main(argv=None):
         o["held"], o["fluct"] = second.get("cover"), second.get("fluct")
         crow = [[f"{WCLIP} vs {NS}: {'modes ≥ 10 % share' if kind == 'points' else 'classes covered'} at S",
                  _study.mean_ci(fam[("cover", WCLIP)], ".2f"), _study.mean_ci(fam[("cover", NS)], ".2f"),
-                 fmt_cmp(o["held"]) if o["held"] else "not compared (one is not learned)"],
+                 _study.fmt_comparison(o["held"]) if o["held"] else "not compared (one is not learned)"],
                 [f"{R1} vs {NS}: relative fluctuation (sd / mean) of {NAMES[key]} in the last 20 % of S",
                  _study.mean_ci(fam[("fluct", R1)], ".3g"), _study.mean_ci(fam[("fluct", NS)], ".3g"),
-                 fmt_cmp(o["fluct"]) if o["fluct"] else "not compared (one is not learned)"]]
+                 _study.fmt_comparison(o["fluct"]) if o["fluct"] else "not compared (one is not learned)"]]
         o["claims"] = (f"### {spec}: mode coverage and late fluctuation at S = {s:,} steps\n\nMean ± 95 % interval; "
                        "Δ paired over seeds, Holm over these two; for the relative fluctuation smaller is better.\n\n"
                        + _study.markdown_table(["comparison", "first", "second", "Δ (Holm p): verdict"], crow))

@@ -65,6 +65,20 @@ EXPECTED = {
                       "Miyato et al.: spectral norm gives better or equal samples than WGAN-GP",
                       "Mescheder et al.: R1 makes training converge (less late relative fluctuation)"],
                    "text": ["### Verdicts", "模式崩溃", "从未收敛", "equal wall time", "equal gradient evaluations"]},
+    "conditional": {"rows": ["chance: Gaussian fitted to the pixels", "chance: one sample repeated",
+                             "calibration: one image per class", "data"] * 5
+                    + ["unconditional", "concat", "projection", "AC-GAN", "InfoGAN (10-value code)"] * 4
+                    + ["no packing", "packing m = 2"] * 4
+                    + ["000: G's output is a function of noise and a label",
+                       "003: a GAN learns the data's structure without labels (InfoGAN's code vs the digit classes)",
+                       "Chen et al.: the code recovers the classes with 5 % error (accuracy 95 %)",
+                       "Miyato & Koyama: projection gives better class-conditional samples than concat (per-class FD)",
+                       "Odena et al.: AC-GAN's samples are more recognisable as their class than concat's "
+                       "(label agreement)",
+                       "Lin et al. (PacGAN): packing reduces mode collapse (stacked digits, KL to uniform)"],
+                    "text": ["### Verdicts", "条件信息", "InfoGANs", "无监督", "equal wall time",
+                             "equal gradient evaluations", "InfoGAN's code against the digit classes",
+                             "001: conditional GANs and InfoGAN solve some of the GAN's problems"]},
     "backprop_walkthrough": {"rows": ["b2", "W2", "β", "γ", "b1", "W1", "x", "h", "y", "a", "z", "ℓ", "L",
                                       "∂L/∂x̂ᵢ", "∂L/∂σ²", "∂L/∂μ", "∂L/∂xᵢ", "∂L/∂γ", "∂L/∂β"],
                              "text": ["%8 = batch_norm(%7, %3, %2)"]},
@@ -80,6 +94,7 @@ EXPECTED = {
                      "text": ["%0 = leaf θ", "scatter_add(", "def hessian_by_rows(", "minigan.grad((g * e_i).sum()"]},
 }
 FIGURES = {"stability": ["stability", "stability_samples"], "objectives": ["objectives", "objectives_samples"],
+           "conditional": ["conditional", "conditional_samples"],
            "backprop_walkthrough": ["backprop_walkthrough", "backprop_walkthrough_graph"]}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -127,7 +142,8 @@ def test_example_runs_quick_and_writes_its_table_and_figure(name, quick_run):
         assert (out / f"{figure}.png").read_bytes().startswith(PNG_MAGIC)
 
 
-TRAINING_STUDIES = ("bn_in_gans", "optimizers", "stability", "efficiency", "vanishing_gradients", "objectives")
+TRAINING_STUDIES = ("bn_in_gans", "optimizers", "stability", "efficiency", "vanishing_gradients", "objectives",
+                    "conditional")
 VERDICT_WORDS = ("supported", "contradicted", "not decided at this budget")
 
 

@@ -44,9 +44,11 @@ def evaluate_samples(samples, dataset, w2_samples=W2_SAMPLES):
     becomes None, so that the result is strict JSON.
 
     For stacked digits (``dataset.name == "stacked-digits"``) the keys are "modes" (int, the digit
-    triples that appear, of 1,000) and "kl_to_uniform" (float, KL of the triples' histogram to the
-    uniform one) of :func:`~minigan.metrics.stacked.evaluate_stacked`, both None when a sample has a
-    NaN or infinite value. The protocol scores N = 26,000 samples
+    triples that appear, of 1,000), "kl_to_uniform" (float, KL of the triples' histogram to the
+    uniform one) and "channel_frechet_distance" (float, the Fréchet distance of the classifier's features
+    between every channel of the samples and the bundled digits: the digits' quality, which the first two
+    cannot see) of :func:`~minigan.metrics.stacked.evaluate_stacked`, all None when a sample has a NaN or
+    infinite value. The protocol scores N = 26,000 samples
     (:data:`~minigan.metrics.stacked.STACKED_EVAL_SAMPLES`): fewer cap the count (about 918 at 2,500).
     The classifier metrics of other labelled images are not computed: their classifier would take
     192 inputs and 1,000 classes.
@@ -149,9 +151,10 @@ def _stacked_metrics(samples):
 
     samples = np.asarray(samples)
     if not np.all(np.isfinite(samples)):
-        return {"modes": None, "kl_to_uniform": None}
+        return {"modes": None, "kl_to_uniform": None, "channel_frechet_distance": None}
     result = evaluate_stacked(samples)
-    return {"modes": result.modes, "kl_to_uniform": _plain(float(result.kl_to_uniform))}
+    return {"modes": result.modes, "kl_to_uniform": _plain(float(result.kl_to_uniform)),
+            "channel_frechet_distance": _plain(result.channel_frechet_distance)}
 
 
 def _distribution_metrics(samples, modes, std, w2_samples):
