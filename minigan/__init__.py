@@ -7,8 +7,8 @@ Start with :class:`Tensor` (``minigan/tensor.py``), the tape (``minigan/autograd
 from minigan.anomaly import detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_detect_anomaly
 from minigan.autograd import enable_grad, grad, is_grad_enabled, no_grad
 from minigan.backends import backend, get_backend, set_backend
-from minigan.errors import (AnomalyError, BackendError, BackendUnavailableError, DTypeError, GradcheckError,
-                            GraphError, GraphvizError, MiniganError, ShapeError)
+from minigan.errors import (AnomalyError, BackendError, BackendUnavailableError, DistributedError, DTypeError,
+                            GradcheckError, GraphError, GraphvizError, MiniganError, ShapeError)
 from minigan.gradient_check import (GradcheckReport, GradgradcheckReport, check_gradients, check_second_gradients,
                                     gradcheck, gradgradcheck)
 from minigan.graph import format_graph, to_dot

@@ -96,6 +96,14 @@ def _add_train_options(parser):
     a("--init", choices=("uniform", "glorot", "normal"), default=d.init, help="weight initialisation")
     a("--seed", type=int, default=d.seed, help="random seed (default 0)")
     a("--backend", choices=("numpy", "cupy"), default=d.backend, help="array backend (default numpy)")
+    a("--dtype", choices=("float32", "float64"), default=d.dtype,
+      help=f"floating-point type of the networks and data (default {d.dtype}; float64 for exactness checks)")
+    a("--distributed", action="store_true",
+      help="data-parallel training over the ranks that `mpiexec -n R` starts (needs minigan[mpi]); --batch-size "
+           "is the global batch, split across the ranks; rank 0 writes the run directory")
+    a("--distributed-timeout", type=float, default=None, metavar="SECONDS",
+      help="with --distributed: how long a rank waits for the others in a collective before it stops with an "
+           "error (default 300; rank 0's evaluations and pictures must fit in it)")
     a("--n-data", type=int, default=None, help="samples drawn for the synthetic 2-D sets")
     a("--log-every", type=int, default=d.log_every,
       help=f"append losses, D outputs and gradient norms to metrics.jsonl every N steps (default {d.log_every})")
@@ -128,7 +136,8 @@ def _config_from_args(args):
         rmsprop_alpha=args.rmsprop_alpha, rmsprop_momentum=args.rmsprop_momentum,
         lr_decay=args.lr_decay, g_ema=args.g_ema, conditional=args.conditional, acgan_weight=args.acgan_weight,
         info_cat=args.info_cat, info_cont=args.info_cont, info_weight=args.info_weight,
-        init=args.init, seed=args.seed, backend=args.backend, n_data=args.n_data, log_every=args.log_every,
+        init=args.init, seed=args.seed, backend=args.backend, dtype=args.dtype, n_data=args.n_data,
+        log_every=args.log_every,
         sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, eval_samples=args.eval_samples)
 
 
@@ -143,31 +152,83 @@ def _print_metrics(result):
             print(f"  {key:<24} {value}")
 
 
+_LAUNCHER_SIZES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE")  # set by mpiexec (MPICH, Open MPI, PMIx)
+
+
+def _launched_ranks():
+    """How many ranks an MPI launcher says it started (1 when none did)."""
+    for name in _LAUNCHER_SIZES:
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 1
+
+
+def _start_distributed(args):
+    """Join the ranks for ``--distributed``, or say what to run instead."""
+    from minigan import distributed
+    from minigan.errors import DistributedError
+
+    if args.profile is not None:
+        raise ValueError("--profile times one process; run it without mpiexec and --distributed")
+    if not distributed.mpi_available():
+        raise DistributedError(
+            "--distributed needs mpi4py and an MPI library: pip install 'minigan[mpi]' (mpi4py and the mpich wheel, "
+            "which brings mpiexec), then start the ranks with: mpiexec -n 2 minigan train --distributed ...")
+    if distributed.init(timeout=args.distributed_timeout) == 1:
+        raise DistributedError(
+            "--distributed: this process is the only rank. Start R >= 2 ranks with: mpiexec -n 2 minigan train "
+            "--distributed ... (or leave out --distributed for a run in one process)")
+
+
 def _train(args):
-    import os
+    if args.distributed_timeout is not None and not args.distributed:
+        raise ValueError("--distributed-timeout goes with --distributed")
+    if not args.distributed:
+        if _launched_ranks() > 1:
+            raise ValueError(
+                f"started as one of {_launched_ranks()} ranks by mpiexec, but without --distributed: each rank "
+                f"would train the whole run alone and write the same files. Add --distributed")
+        return _train_run(args)
+    _start_distributed(args)
+    from minigan import distributed
+
+    with distributed.guard():
+        return _train_run(args)
+
+
+def _train_run(args):
     import time
 
+    from minigan import distributed
     from minigan.data import load_dataset
     from minigan.gan.trainer import Trainer, TrainingDiverged
 
     if args.profile is not None:
         return _profile_training(args)
+    main_rank = distributed.rank() == 0
+    progress = not args.quiet and main_rank
     if args.resume:
-        trainer = Trainer.from_checkpoint(args.resume, run_dir=args.out or os.path.dirname(os.path.abspath(args.resume)),
-                                          progress=not args.quiet)
+        run_dir = args.out or os.path.dirname(os.path.abspath(args.resume))
+        trainer = Trainer.from_checkpoint(args.resume, run_dir=run_dir if main_rank else None, progress=progress,
+                                          distributed=args.distributed)
         steps = args.steps or trainer.config.steps
     else:
         config = _config_from_args(args)
         dataset = load_dataset(config.data, n_samples=config.n_data, seed=config.seed)
         name = config.data.split(":")[0]
         run_dir = args.out or os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
-        trainer = Trainer(config, dataset, run_dir=run_dir, progress=not args.quiet)
+        trainer = Trainer(config, dataset, run_dir=run_dir if main_rank else None, progress=progress,
+                          distributed=args.distributed)
         steps = config.steps
     try:
         result = trainer.train(steps)
     except TrainingDiverged as exc:
+        if args.distributed:
+            raise
         print(f"minigan train: {exc}", file=sys.stderr)
         return 3
+    if not main_rank:
+        return 0
     run = trainer.run_dir
     print(f"\nrun directory: {run}")
     print(f"  samples:     {os.path.join(run, 'samples')}")

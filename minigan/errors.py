@@ -26,6 +26,11 @@ class BackendUnavailableError(MiniganError, RuntimeError):
     """The CuPy backend was asked for, but CuPy is not installed or no usable CUDA GPU was found."""
 
 
+class DistributedError(MiniganError, RuntimeError):
+    """A data-parallel run cannot go on: MPI is missing or there is one rank, ranks disagree on their
+    configuration or code, another rank failed, or a collective waited past its time limit."""
+
+
 class GraphError(MiniganError, RuntimeError):
     """The autograd graph was used in a way that cannot give a right answer (freed graph, non-scalar root)."""
 

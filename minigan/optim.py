@@ -86,6 +86,9 @@ class Optimizer:
         self.hyper = hyper
         self.state = [dict() for _ in self.params]
         self._flat = None  # the flat buffers of the all-at-once path, built at its first use
+        # A function that reduces the flat gradient (1-D, in place) before each update: set by
+        # minigan.distributed.average_gradients to average it over the ranks with one all-reduce.
+        self.reduce_gradients = None
 
     def zero_grad(self):
         """Set every parameter's ``.grad`` to None."""
@@ -96,6 +99,8 @@ class Optimizer:
         """Update every parameter that has a gradient (all at once when possible: module docstring)."""
         with record(type(self).__name__ + ".step"):  # a row of its own in minigan.profile()
             live = [i for i, p in enumerate(self.params) if p.grad is not None]
+            if live and self.reduce_gradients is not None:
+                self._reduce_gradients([self.params[i] for i in live])
             if live and self._has_kernel() and all(cuda.use_kernel("optimizer", self.params[i].data) for i in live):
                 for i in live:
                     self.state[i]["step"] = self.state[i].get("step", 0) + 1
@@ -113,6 +118,29 @@ class Optimizer:
                 state["step"] = state.get("step", 0) + 1
                 follow_parameter(p, state)
                 self.update(p.data, g, state, state["step"], p.xp.empty_like(p.data))
+
+    def _reduce_gradients(self, live):
+        """Gather the gradients of ``live`` end to end into one 1-D array, run ``reduce_gradients`` on it
+        once, and make each ``p.grad`` the view of its part. When every parameter has a gradient and the
+        all-at-once path applies, the array is that path's own gradient buffer, which the update then
+        reads without copying again."""
+        xp = live[0].xp
+        flat_path = len(live) == len(self.params) and not (
+            self._has_kernel() and all(cuda.use_kernel("optimizer", p.data) for p in live)) and self._can_step_flat()
+        grads = [gradient_array(p).reshape(-1) for p in live]
+        if flat_path:
+            flat = self._flat_buffers()
+            buffer, views = flat["grad"], flat["grads"]
+            xp.concatenate(grads, out=buffer)
+        else:
+            buffer = xp.concatenate(grads)
+            views, offset = [], 0
+            for p in live:
+                views.append(buffer[offset:offset + p.size].reshape(p.shape))
+                offset += p.size
+        self.reduce_gradients(buffer)
+        for p, view in zip(live, views):
+            p.grad = view
 
     def update(self, param, g, state, t, scratch):
         """Update the array ``param`` in place from its gradient ``g`` at step ``t`` (1-based), keeping
@@ -167,8 +195,9 @@ class Optimizer:
         state = {name: xp.concatenate([xp.asarray(backends.to_backend(s[name], first.backend), dtype=dtype).reshape(-1)
                                        for s in self.state])
                  for name in sorted(names)}
-        self._flat = {"param": param, "grad": xp.empty(total, dtype=dtype), "scratch": xp.empty(total, dtype=dtype),
-                      "state": state, "params": self._views(param), "state_views": {}}
+        grad = xp.empty(total, dtype=dtype)
+        self._flat = {"param": param, "grad": grad, "scratch": xp.empty(total, dtype=dtype), "state": state,
+                      "params": self._views(param), "grads": self._views(grad), "state_views": {}}
         for p, view in zip(self.params, self._flat["params"]):
             p.data = view
         self._share_new_state()
@@ -195,9 +224,14 @@ class Optimizer:
     def _step_flat(self):
         flat = self._flat_buffers()
         xp, g = self.params[0].xp, flat["grad"]
-        xp.concatenate([gradient_array(p).reshape(-1) for p in self.params], out=g)
+        reduced = all(p.grad is view for p, view in zip(self.params, flat["grads"]))
+        if not reduced:  # (reduced: _reduce_gradients left every gradient in place already)
+            xp.concatenate([gradient_array(p).reshape(-1) for p in self.params], out=g)
         if self.hyper.get("weight_decay"):
-            g += self.hyper["weight_decay"] * flat["param"]
+            if reduced:  # the buffer is every p.grad: keep them the gradients, without the decay term
+                g = g + self.hyper["weight_decay"] * flat["param"]
+            else:
+                g += self.hyper["weight_decay"] * flat["param"]
         t = self.state[0].get("step", 0) + 1
         self.update(flat["param"], g, flat["state"], t, flat["scratch"])
         self._share_new_state()  # buffers that update() created at the first step

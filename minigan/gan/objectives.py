@@ -109,13 +109,18 @@ def input_gradient(D, x):
 
 
 class GradientPenalty:
-    """λ E(‖∇ₓD(x̂)‖ − 1)², x̂ = εx + (1 − ε)x̃, one ε ~ U[0, 1] per row (drawn from minigan.random)."""
+    """λ E(‖∇ₓD(x̂)‖ − 1)², x̂ = εx + (1 − ε)x̃, one ε ~ U[0, 1] per row (drawn from minigan.random; in a
+    data-parallel run, this rank's rows of a draw for the whole batch: ``shard``)."""
 
     def __init__(self, weight):
         self.weight = weight
+        self.shard = None
 
     def __call__(self, D, real, fake, real_out, fake_out):
-        eps = random.uniform(0.0, 1.0, (real.shape[0], 1), dtype=real.dtype, backend=real.backend)
+        if self.shard is None:
+            eps = random.uniform(0.0, 1.0, (real.shape[0], 1), dtype=real.dtype, backend=real.backend)
+        else:
+            eps = self.shard.uniform(real.shape[0], 1, real.dtype, real.backend)
         mixed = Tensor(eps.data * real.data + (1.0 - eps.data) * fake.data)
         norms = ops.norm(input_gradient(D, mixed), axis=1)
         return self.weight * ((norms - 1.0) ** 2).mean()

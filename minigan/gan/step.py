@@ -33,6 +33,7 @@ from minigan.gan.conditioning import Condition, add
 from minigan.gan.config import build_optimizer
 from minigan.gan.models import Discriminator, build_generator, pack_samples
 from minigan.gan.objectives import LOSSES, clip_weights, penalties
+from minigan.gan.parallel import Shard
 from minigan.nn import Dense
 from minigan.nn import functional as F
 from minigan.profiler import record
@@ -114,6 +115,7 @@ class TrainingStep:
                          "D": [p.data.copy() for p in self.D.parameters()]}
         self.objective = LOSSES[c.loss](c.label_smoothing)
         self.penalties = penalties(c)
+        self.shard = Shard()  # the whole batch; a rank's share of it in a data-parallel run (gan.parallel)
 
     def build_generator(self, data_dim):
         c = self.config
@@ -123,7 +125,7 @@ class TrainingStep:
     # ------------------------------------------------------------------------------ draws
     def noise(self, n):
         with record("noise"):
-            return random.randn(n, self.config.z_dim, dtype=self.config.dtype)
+            return self.shard.normal(n, self.config.z_dim, self.config.dtype)
 
     def real_batch(self, n):
         """n real samples, drawn uniformly with replacement — except with ``optimizer="gd"`` (full-batch
@@ -139,10 +141,12 @@ class TrainingStep:
         with record("real batch"):
             if c.optimizer == "gd" and n == c.batch_size:
                 if c.pack == 1:
-                    return Tensor(self.data), self.condition.labels_of(slice(None))
+                    rows = slice(None) if self.shard.whole else self.shard.rows(n)
+                    return Tensor(self.data[rows]), self.condition.labels_of(rows)
                 index = random.generator().permutation(len(self.data))[:n]
             else:
                 index = random.generator().integers(0, len(self.data), size=n)
+            index = self.shard.take(index)
             return Tensor(self.data[backends.current_module().asarray(index)]), self.condition.labels_of(index)
 
     def generate(self, n, labels=None, codes=None):
@@ -174,7 +178,7 @@ class TrainingStep:
         without any). (A method of its own so that the batches are freed before the G update.)"""
         c, cond = self.config, self.condition
         real, real_y = self.labelled_real_batch(c.batch_size)
-        codes = cond.draw_codes(c.batch_size)
+        codes = self.draw_codes(c.batch_size)
         with no_grad():
             fake, _ = self.generate(c.batch_size, real_y, codes)  # fakes for the real batch's labels
         real, fake = pack_samples(real, c.pack), pack_samples(fake, c.pack)
@@ -201,7 +205,7 @@ class TrainingStep:
             penalty_value = check_finite(penalty, "discriminator penalty", step)
             d_loss = d_loss + penalty
         self.D_opt.zero_grad()
-        d_loss.backward()
+        self.backward(d_loss)
         self.add_historical_average("D", self.D_opt.params)
         self.D_opt.step()
         if c.clip:
@@ -215,8 +219,8 @@ class TrainingStep:
         for p in self.D_opt.params:
             p.requires_grad = False
         try:
-            labels = cond.draw_labels(c.batch_size)
-            codes = cond.draw_codes(c.batch_size)
+            labels = self.shard.take(cond.draw_labels(c.batch_size))
+            codes = self.draw_codes(c.batch_size)
             fake, g_input = self.generate(c.batch_size, labels, codes)
             y = cond.label_input(labels) if cond.active else None
             fake_h = None
@@ -239,13 +243,27 @@ class TrainingStep:
                     extra_value = check_finite(extra, "generator's class/code", step)
                     g_loss = g_loss + extra
             self.G_opt.zero_grad()
-            g_loss.backward()
+            self.backward(g_loss)
         finally:
             for p in self.D_opt.params:
                 p.requires_grad = True
         self.add_historical_average("G", self.G_opt.params)
         self.G_opt.step()
         return g_value, g_input, extra_value
+
+    def draw_codes(self, n):
+        """InfoGAN's codes for a batch of n (None without InfoGAN): this rank's rows of them."""
+        codes = self.condition.draw_codes(n)
+        if codes is None or self.shard.whole:
+            return codes
+        cont = None if codes.cont is None else Tensor(self.shard.take(codes.cont.data))
+        return type(codes)(self.shard.take(codes.cat), cont)
+
+    def backward(self, loss):
+        """Back-propagate ``loss`` (a mean over this rank's rows), scaled in a data-parallel run so that the
+        ranks' averaged gradients are those of the global batch's mean (:mod:`minigan.gan.parallel`)."""
+        scale = self.shard.loss_scale
+        (loss if scale == 1.0 else loss * scale).backward()
 
     def d_features(self, x, labels=None):
         """D's features φ(x) of rows ``x``, told the ``labels`` when D conditions on them."""
@@ -310,4 +328,4 @@ class TrainingStep:
             last["d_penalty"] = penalty_value
         if d_extra is not None:  # AC-GAN's w·CE and InfoGAN's λ·L_I, in D's and in G's update
             last["d_aux_loss"], last["g_aux_loss"] = d_extra, g_extra
-        return last
+        return self.shard.global_means(last) if grad_norms else last

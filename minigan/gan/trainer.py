@@ -10,6 +10,8 @@ A run is split by concern, one module each:
 - :mod:`minigan.gan.step` — ``TrainingStep``: G, D, their optimizers, the batch and noise draws, and one
   step (``d_steps`` D updates, one G update);
 - :mod:`minigan.gan.checkpoint` — what a checkpoint holds, saving and restoring it;
+- :mod:`minigan.gan.parallel` — data-parallel runs over MPI ranks (``distributed=True``): each rank's
+  share of the batch, synchronised BatchNorm, averaged gradients;
 - this module — ``Trainer``: the loop around the step (logging to ``metrics.jsonl``, sample pictures,
   evaluations during and after the run, curves, checkpoints), and sampling from G.
 
@@ -27,8 +29,9 @@ import time
 import numpy as np
 
 from minigan import backends, random
+from minigan import distributed as _distributed
 from minigan.autograd import no_grad
-from minigan.gan import checkpoint, plots
+from minigan.gan import checkpoint, parallel, plots
 from minigan.gan.config import LR_DECAYS, OPTIMIZERS, TrainConfig
 from minigan.gan.objectives import LOSSES as _OBJECTIVES
 from minigan.gan.progress import ProgressBar
@@ -77,23 +80,35 @@ class Trainer:
 
     ``step_class`` (a :class:`~minigan.gan.step.TrainingStep` subclass) is what runs each step: a study
     that changes one part of the step subclasses it and sets it here.
+
+    ``distributed=True``: this process is one rank of a data-parallel run (:mod:`minigan.gan.parallel`;
+    :func:`minigan.distributed.init` first, under ``mpiexec``). Every rank builds the trainer with the
+    same config (checked at start-up); give ``run_dir`` on rank 0 alone, which also evaluates at the end.
     """
 
     step_class = TrainingStep
 
-    def __init__(self, config, dataset, run_dir=None, progress=True):
+    def __init__(self, config, dataset, run_dir=None, progress=True, distributed=False):
         self.config = config.resolved(dataset)
         self.config.check()
         self.config.check_data(dataset)
         self.dataset = dataset
         self.run_dir = run_dir
         self.progress = progress
+        self.distributed = distributed
         if self.config.optimizer == "gd":
             self.config.batch_size = len(dataset.x) - len(dataset.x) % self.config.pack
+        if distributed:
+            parallel.check_supported(self.config, _distributed.world_size())
+            _distributed.check_consistent(parallel.start_up_facts(self.config))
+            if self.config.backend == "cupy":
+                _distributed.use_local_gpu()
         backends.set_backend(self.config.backend)
         random.seed(self.config.seed)
         self._sample_rng = np.random.default_rng([self.config.seed, _USER_SAMPLES])
         self.training_step = self.step_class(self.config, dataset)
+        if distributed:
+            parallel.make_data_parallel(self.training_step)
         self.step_count = 0
         self.records = []
         self.evaluations = []
@@ -151,7 +166,12 @@ class Trainer:
         return self._generate(z, labels, cat, cont, train_mode, average)
 
     def _generate(self, z, labels=None, cat=None, cont=None, train_mode=False, average=True):
-        """G (or G_ema) on host noise ``z`` with host labels and codes (checked by the caller) → host array."""
+        """G (or G_ema) on host noise ``z`` with host labels and codes (checked by the caller) → host array.
+        One rank's work alone, also in a data-parallel run: BatchNorm in training mode uses these samples."""
+        with _distributed.single_rank():
+            return self._generate_here(z, labels, cat, cont, train_mode, average)
+
+    def _generate_here(self, z, labels, cat, cont, train_mode, average):
         from minigan.gan.conditioning import Codes
 
         xp = backends.current_module()
@@ -234,7 +254,7 @@ class Trainer:
                     self._evaluate_during_run()
             if self.run_dir and (step % self.config.checkpoint_every == 0 or step == total):
                 self.save_checkpoint()
-        result = self.evaluate()
+        result = self.evaluate() if self.is_main_rank else None
         if self.run_dir:
             if self.records:
                 curves = [{k: v for k, v in e.items() if k in _CURVES} for e in self.evaluations]
@@ -242,7 +262,14 @@ class Trainer:
             if self.condition.info and self.dataset.image_shape is not None:
                 self.save_code_picture(os.path.join(self.run_dir, "info_codes.png"))
             _write_json(os.path.join(self.run_dir, "evaluation.json"), result)
+        if self.distributed:
+            _distributed.barrier("the end of the run (rank 0 evaluating and writing)")
         return result
+
+    @property
+    def is_main_rank(self):
+        """True in a one-process run and on rank 0 of a data-parallel one (the rank that evaluates)."""
+        return not self.distributed or _distributed.rank() == 0
 
     def _evaluate_during_run(self):
         """Evaluate at a picture step into ``evaluations.jsonl`` and the curves: the final evaluation's
@@ -355,13 +382,15 @@ class Trainer:
         checkpoint.restore(self, flat, source)
 
     @classmethod
-    def from_checkpoint(cls, path, dataset=None, run_dir=None, progress=True):
-        """Rebuild the trainer saved in ``path`` (its config included) and restore its state."""
+    def from_checkpoint(cls, path, dataset=None, run_dir=None, progress=True, distributed=False):
+        """Rebuild the trainer saved in ``path`` (its config included) and restore its state. A checkpoint
+        holds no trace of the number of ranks that wrote it: it resumes in one process or with any number
+        of ranks (``distributed=True``; every rank reads it)."""
         flat, config = checkpoint.load(path)
         if dataset is None:
             from minigan.data import load_dataset
 
             dataset = load_dataset(config.data, n_samples=config.n_data, seed=config.seed)
-        trainer = cls(config, dataset, run_dir=run_dir, progress=progress)
+        trainer = cls(config, dataset, run_dir=run_dir, progress=progress, distributed=distributed)
         trainer.load_state(flat, source=str(path))
         return trainer

@@ -9,7 +9,8 @@ from minigan.nn.minibatch_discrimination import MinibatchDiscrimination
 from minigan.nn.module import Module, Parameter, Sequential
 from minigan.nn.normalization import InstanceNorm1d, LayerNorm
 from minigan.nn.spectral_norm import remove_spectral_norm, spectral_norm
+from minigan.nn.sync_batchnorm import SyncBatchNorm1d
 
-__all__ = ["Module", "Parameter", "Sequential", "Dense", "BatchNorm1d", "LeakyReLU", "ReLU", "Tanh", "Sigmoid",
+__all__ = ["Module", "Parameter", "Sequential", "Dense", "BatchNorm1d", "SyncBatchNorm1d", "LeakyReLU", "ReLU", "Tanh", "Sigmoid",
            "Dropout", "LayerNorm", "InstanceNorm1d", "MinibatchDiscrimination", "spectral_norm", "remove_spectral_norm",
            "functional", "init"]
