@@ -190,6 +190,8 @@ LAYER_CASES = [
     ("BatchNorm1d (no affine)", lambda: nn.BatchNorm1d(4, affine=False, dtype="float64"), (6, 4), "train"),
     ("BatchNorm1d (eval, untracked statistics)",
      lambda: nn.BatchNorm1d(4, track_running_stats=False, dtype="float64"), (6, 4), "eval"),
+    ("SyncBatchNorm1d (train, one rank)", lambda: nn.SyncBatchNorm1d(4, dtype="float64"), (6, 4), "train"),
+    ("SyncBatchNorm1d (N, C, L, eval)", lambda: nn.SyncBatchNorm1d(3, dtype="float64"), (4, 3, 5), "eval"),
     ("LayerNorm", lambda: nn.LayerNorm(4, dtype="float64"), (5, 4), "train"),
     ("LayerNorm over (3, 4)", lambda: nn.LayerNorm((3, 4), dtype="float64"), (2, 3, 4), "train"),
     ("InstanceNorm1d", lambda: nn.InstanceNorm1d(4, affine=True, dtype="float64"), (5, 4), "train"),

@@ -16,7 +16,7 @@ import hashlib
 import os
 
 from minigan.distributed import collectives, world
-from minigan.errors import DistributedError
+from minigan.distributed.world import CommonFailure
 
 
 def broadcast_parameters(module, root=0):
@@ -61,8 +61,8 @@ def code_fingerprint():
 
 def check_consistent(facts, what="start-up"):
     """Compare ``facts`` (a flat dict of name → picklable value, e.g. every configuration field and the
-    code fingerprint) across the ranks; raise :class:`DistributedError` on every rank, naming each
-    rank and field that differs from rank 0, when any does."""
+    code fingerprint) across the ranks; raise :class:`~minigan.distributed.world.CommonFailure` (a
+    ``DistributedError``) on every rank, naming each rank and field that differs from rank 0, when any does."""
     gathered = collectives.all_gather_object(facts, what)
     reference = gathered[0]
     differences = []
@@ -73,7 +73,7 @@ def check_consistent(facts, what="start-up"):
                 differences.append(f"rank {r} has {name} = {_short(mine)} where rank 0 has {_short(ref)}")
     if differences:
         shown = "; ".join(differences[:6]) + (f"; and {len(differences) - 6} more" if len(differences) > 6 else "")
-        raise DistributedError(f"the ranks were started differently ({what} check): {shown}. Start every rank "
+        raise CommonFailure(f"the ranks were started differently ({what} check): {shown}. Start every rank "
                                f"with the same command, installation and files")
 
 

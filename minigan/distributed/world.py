@@ -205,6 +205,11 @@ class PeerFailure(DistributedError):
     """Another rank reported a failure; this rank stops too."""
 
 
+class CommonFailure(DistributedError):
+    """An error that every rank raises at the same point from the same gathered facts (the start-up
+    check): no rank needs telling, and rank 0 alone reports it."""
+
+
 def notify_failure(message):
     """Send ``message`` to every other rank on the failure channel (best effort: a few seconds at most)."""
     if _world.alarm is None:
@@ -254,11 +259,21 @@ def guard():
         if isinstance(exc, PeerFailure):
             print(f"minigan: {exc}", file=sys.stderr)
             abort(1)
+        if isinstance(exc, CommonFailure):
+            if _world.rank == 0:
+                print(f"minigan: DistributedError: {exc}", file=sys.stderr)
+                abort(1)
+            _wait_to_be_ended()
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         print(f"minigan: rank {_world.rank} of {_world.size} failed: {text}", file=sys.stderr)
         sys.stderr.flush()
         notify_failure(text)
-        deadline = time.monotonic() + _world.timeout
-        while time.monotonic() < deadline:
-            time.sleep(0.05)
-        abort(1)
+        _wait_to_be_ended()
+
+
+def _wait_to_be_ended():
+    """Give the other ranks the time limit to report and end the job, then end it from here."""
+    deadline = time.monotonic() + _world.timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    abort(1)
