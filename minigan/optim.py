@@ -36,6 +36,11 @@ longer their views); its state buffers are converted to each parameter's new dty
 the next step (:func:`follow_parameter`), as ``load_state_dict`` casts them. Building the optimizer
 after moving the module, PyTorch's rule, is still the plain way.
 
+Data parallelism: ``opt.reduce_gradients``, when set (``minigan.distributed.average_gradients(opt)`` sets
+it to an all-reduce that averages over the ranks), is called once per ``step()`` on one 1-D array holding
+every gradient end to end — the all-at-once path's own gradient buffer when it applies — before the
+update; each ``p.grad`` is then the reduced gradient, a view of that array. Set it to None to stop.
+
 On the CuPy backend, Adam and SGD instead update every parameter in one launch of the multi-tensor
 kernels of ``kernels/optimizer.cu`` (the same operations in the same order; :mod:`minigan.cuda`),
 unless the "optimizer" kernels are switched off (``minigan.cuda.kernels_disabled("optimizer")``).

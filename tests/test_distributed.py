@@ -435,6 +435,32 @@ def test_ranks_started_with_different_configurations_are_stopped_at_start_up_nam
     assert result.stderr.count("started differently") == 1  # said once, by rank 0
 
 
+# ----------------------------------------------------------------------------- the benchmark
+@needs_mpi
+def test_scaling_benchmark_runs_and_writes_its_tables(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "benchmarks.distributed", "--per-rank", "8", "--global", "16",
+                             "--steps", "3", "--warmup", "1", "--rounds", "1", "--no-torch", "--out", str(tmp_path)],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    table = (tmp_path / "distributed.md").read_text()
+    assert "Weak scaling" in table and "Strong scaling" in table and "minigan efficiency" in table
+    payload = json.loads((tmp_path / "distributed.json").read_text())
+    assert set(payload["median_ms"]) == {"minigan/2"}
+    assert set(payload["median_ms"]["minigan/2"]) == {"together/16", "alone/8", "alone/16", "independent/16"}
+    assert all(len(t) == 3 for t in payload["all_ms"]["minigan/2"].values())  # 3 steps x 1 round each
+
+
+@needs_mpi
+@pytest.mark.torch
+def test_the_benchmarks_pytorch_sync_batchnorm_equals_one_process_batchnorm():
+    pytest.importorskip("torch")
+    from benchmarks.distributed import _free_port
+
+    result = run_ranks(2, sys.executable, os.path.join(WORKERS, "torch_sync_batchnorm.py"), str(_free_port()))
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "ok" in result.stdout
+
+
 # ------------------------------------------------------------------------------------ GPUs
 @pytest.mark.gpu
 @needs_mpi

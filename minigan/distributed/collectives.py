@@ -42,8 +42,10 @@ def _is_cupy(array):
 def _gpu_path():
     path = os.environ.get("MINIGAN_GPU_COLLECTIVES")
     if path is None:
-        from cupy.cuda import nccl
-
+        try:
+            from cupy.cuda import nccl
+        except ImportError:  # a CuPy built without NCCL
+            return "host"
         return "nccl" if getattr(nccl, "available", False) else "host"
     if path not in _GPU_PATHS:
         raise DistributedError(f"MINIGAN_GPU_COLLECTIVES={path!r}: expected one of {', '.join(_GPU_PATHS)}")

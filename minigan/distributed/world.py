@@ -17,8 +17,9 @@ things:
   collective is reported after that long. Rank 0 alone writes pictures, evaluations and checkpoints
   while the others wait at their next collective, so the limit must exceed the longest of those.
 
-The waiting loop spins for about a millisecond, then sleeps 50 µs between polls, so a rank waiting
-through rank 0's evaluation does not hold its core.
+The waiting loop polls without pause for 5 ms (MPI moves a large message only while it is being
+polled), then sleeps 50 µs between polls, so a rank waiting through rank 0's evaluation does not
+hold its core.
 """
 
 import atexit
@@ -31,8 +32,9 @@ from contextlib import contextmanager
 from minigan.errors import DistributedError
 
 DEFAULT_TIMEOUT = 300.0
-_SPINS = 2000            # polls before the waiting loop starts to sleep
+_SPIN_S = 0.005          # seconds of polling without pause before the waiting loop starts to sleep
 _NAP = 5e-5              # seconds slept between later polls
+_CHECK_EVERY = 32        # polls between looks at the failure channel and the clock
 _MESSAGE_BYTES = 4096    # the longest failure message sent on the channel
 
 
@@ -159,21 +161,27 @@ def single_rank():
 # ------------------------------------------------------------------------------ waiting, failures
 def wait(request, what):
     """Wait for the MPI request ``request`` (a collective named ``what`` in messages), or raise
-    :class:`DistributedError` when another rank reports a failure or the time limit passes."""
-    deadline = None
+    :class:`DistributedError` when another rank reports a failure or the time limit passes.
+
+    MPI moves a large message in pieces, each only when this rank calls into MPI, so the loop polls
+    without pause for the first ``_SPIN_S`` seconds (a gradient all-reduce is over in a millisecond or
+    two); only a longer wait — the other ranks busy with something else — sleeps between polls."""
+    started = None
     polls = 0
     while not request.Test():
-        check_failures()
         polls += 1
-        if polls > _SPINS:
-            now = time.monotonic()
-            if deadline is None:
-                deadline = now + _world.timeout
-            elif now > deadline:
-                raise DistributedError(
-                    f"rank {_world.rank}: {what} waited {_world.timeout:g} s for the other ranks: one of them has "
-                    f"stopped, died or hung (mpiexec reports a rank that died). If a rank is only slow, allow more "
-                    f"time with --distributed-timeout (minigan.distributed.init(timeout=...))")
+        if polls % _CHECK_EVERY:
+            continue
+        check_failures()
+        now = time.monotonic()
+        if started is None:
+            started = now
+        elif now - started > _world.timeout:
+            raise DistributedError(
+                f"rank {_world.rank}: {what} waited {_world.timeout:g} s for the other ranks: one of them has "
+                f"stopped, died or hung (mpiexec reports a rank that died). If a rank is only slow, allow more "
+                f"time with --distributed-timeout (minigan.distributed.init(timeout=...))")
+        elif now - started > _SPIN_S:
             time.sleep(_NAP)
 
 

@@ -20,7 +20,9 @@ its mode says (concat, projection, or not at all with AC-GAN), and AC-GAN's clas
 mutual-information terms join both losses. Without either, nothing of this runs and nothing more is drawn.
 
 Batches and noise come from :mod:`minigan.random`, whose state every checkpoint holds: a resumed run
-draws exactly what an uninterrupted one would. Data parallelism and CUDA-graph replay wrap this unit.
+draws exactly what an uninterrupted one would. In a data-parallel run (:mod:`minigan.gan.parallel`) every
+rank makes each batch-sized draw whole and keeps its ``shard`` of the rows, so R ranks train on exactly
+the samples one process would.
 """
 
 import math

@@ -43,6 +43,9 @@ normalisation, affine, running statistics), one for its backward, which is the c
 summed up, ∂ℓ/∂x = (γ/(m σ))(m g − Σg − x̂ Σ g x̂) with σ = √(σ² + ε); and one for the eval-mode forward
 when no graph is recorded (sampling, evaluation). Like ``linear``, the backward then reads ``x``
 again: do not change it in place between forward and backward.
+
+Over several processes (data parallelism), ``minigan/nn/sync_batchnorm.py`` derives the same forward and
+backward with the batch spread over the ranks: the two sums Σg and Σg x̂ become sums over every rank.
 """
 
 from minigan import autograd, cuda
@@ -78,12 +81,8 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
     Otherwise the running statistics normalise.
     """
     axes = _stat_axes(x)
-    parents = (x,) + tuple(t for t in (weight, bias) if t is not None)
-    check_same_backend("batch_norm", *parents)
+    parents = _checked_parents("batch_norm", x, weight, bias, running_mean, running_var)
     channels = x.shape[1]
-    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
-        if t is not None and t.shape != (channels,):
-            raise ShapeError(f"batch_norm: {name} has shape {t.shape}, expected ({channels},) for input {x.shape}")
     m = x.size // channels
     xp = x.xp
     if training and m < 2:
@@ -99,12 +98,7 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
         mean = x.data.mean(axis=axes)
         x_hat = x.data - _per_feature(mean, x.ndim)  # xᵢ − μ, normalised in place below
         var = (x_hat * x_hat).mean(axis=axes)
-        if running_mean is not None:
-            running_mean.data *= 1 - momentum
-            running_mean.data += momentum * mean
-        if running_var is not None:
-            running_var.data *= 1 - momentum
-            running_var.data += (momentum * m / (m - 1)) * var
+        _update_running_statistics(running_mean, running_var, mean, var, momentum, m)
     else:
         # A copy of the running mean (C numbers): a training-mode call before this op's backward
         # updates the buffer in place, and the backward must see the mean the forward used.
@@ -119,6 +113,40 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
     backward = _closed_form_backward(x.ndim, axes, m, mean, inv_std, training, eps,
                                      weight is not None, bias is not None)
     return Tensor._from_op(out, parents, backward, "batch_norm", saved=_saved(x, weight, training))
+
+
+def _update_running_statistics(running_mean, running_var, mean, var, momentum, m):
+    """running ← (1 − momentum) · running + momentum · batch statistic, in place, with the unbiased
+    variance σ² · m / (m − 1) of the m values per feature (the buffers that are None stay absent)."""
+    if running_mean is not None:
+        running_mean.data *= 1 - momentum
+        running_mean.data += momentum * mean
+    if running_var is not None:
+        running_var.data *= 1 - momentum
+        running_var.data += (momentum * m / (m - 1)) * var
+
+
+def _checked_parents(op, x, weight, bias, running_mean, running_var):
+    """(x, γ, β) without the absent ones, after checking that they share x's backend and that every
+    per-feature tensor has shape (C,)."""
+    parents = (x,) + tuple(t for t in (weight, bias) if t is not None)
+    check_same_backend(op, *parents)
+    channels = x.shape[1]
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and t.shape != (channels,):
+            raise ShapeError(f"{op}: {name} has shape {t.shape}, expected ({channels},) for input {x.shape}")
+    return parents
+
+
+def _with_parameter_grads(d_x, sum_g_x_hat, sum_g, needs, has_weight, has_bias):
+    """The backward's result: ∂ℓ/∂x, then ∂ℓ/∂γ = Σ g x̂ and ∂ℓ/∂β = Σ g for the parameters that exist
+    (None where not needed)."""
+    grads = [d_x]
+    if has_weight:
+        grads.append(sum_g_x_hat if needs[1] else None)
+    if has_bias:
+        grads.append(sum_g if needs[-1] else None)
+    return tuple(grads)
 
 
 def _saved(x, weight, training):
@@ -161,12 +189,7 @@ def _closed_form_backward(ndim, axes, m, mean, inv_std, training, eps, has_weigh
             d_x *= per_feature(scale / m)
         elif needs[0]:             # μ and σ² are constants: ∂ℓ/∂x = g γ / σ
             d_x = g * per_feature(scale)
-        grads = [d_x]
-        if has_weight:
-            grads.append(sum_g_x_hat if needs[1] else None)
-        if has_bias:
-            grads.append(sum_g if needs[-1] else None)
-        return tuple(grads)
+        return _with_parameter_grads(d_x, sum_g_x_hat, sum_g, needs, has_weight, has_bias)
 
     return backward
 

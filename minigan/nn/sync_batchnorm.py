@@ -47,8 +47,9 @@ statistics, ``SyncBatchNorm1d`` is ``BatchNorm1d``, fused kernels included.
 from minigan import distributed
 from minigan.distributed import collectives
 from minigan.errors import ShapeError
-from minigan.nn.batchnorm import BatchNorm1d, _per_feature, _stat_axes
-from minigan.tensor import Tensor, check_same_backend
+from minigan.nn.batchnorm import (BatchNorm1d, _checked_parents, _per_feature, _stat_axes, _update_running_statistics,
+                                  _with_parameter_grads)
+from minigan.tensor import Tensor
 
 
 def summed_over_ranks(t):
@@ -84,12 +85,8 @@ def sync_batch_norm(x, weight, bias, running_mean, running_var, momentum=0.1, ep
     batch: the module docstring's forward (one all-gather) and backward (one all-reduce). Arguments as
     :func:`minigan.nn.batchnorm.batch_norm`'s; the running statistics are updated in place."""
     axes = _stat_axes(x)
-    parents = (x,) + tuple(t for t in (weight, bias) if t is not None)
-    check_same_backend("sync_batch_norm", *parents)
+    parents = _checked_parents("sync_batch_norm", x, weight, bias, running_mean, running_var)
     channels = x.shape[1]
-    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean), ("running_var", running_var)):
-        if t is not None and t.shape != (channels,):
-            raise ShapeError(f"sync_batch_norm: {name} has shape {t.shape}, expected ({channels},) for input {x.shape}")
     xp, dtype = x.xp, x.data.dtype
     n, local_mean, local_m2 = _local_moments(x.data, axes, xp)
     local = xp.concatenate([xp.asarray([n], dtype=dtype), local_mean, local_m2])
@@ -103,12 +100,7 @@ def sync_batch_norm(x, weight, bias, running_mean, running_var, momentum=0.1, ep
     mean = (counts * means).sum(axis=0) / total
     spread = means - mean
     var = (m2s.sum(axis=0) + (counts * spread * spread).sum(axis=0)) / total
-    if running_mean is not None:
-        running_mean.data *= 1 - momentum
-        running_mean.data += momentum * mean
-    if running_var is not None:
-        running_var.data *= 1 - momentum
-        running_var.data += (momentum * total / (total - 1)) * var
+    _update_running_statistics(running_mean, running_var, mean, var, momentum, total)
     inv_std = 1 / xp.sqrt(var + eps)
     x_hat = (x.data - _per_feature(mean, x.ndim)) * _per_feature(inv_std, x.ndim)
     out = x_hat if weight is None else x_hat * _per_feature(weight.data, x.ndim)
@@ -148,12 +140,7 @@ def _synchronised_backward(ndim, axes, total, mean, inv_std, eps, has_weight, ha
                 s1, s2 = sums[:channels], sums[channels:]
             scale = inv * weight if has_weight else inv
             d_x = (g * total - per_feature(s1) - x_hat * per_feature(s2)) * per_feature(scale / total)
-        grads = [d_x]
-        if has_weight:
-            grads.append(sum_g_x_hat if needs[1] else None)
-        if has_bias:
-            grads.append(sum_g if needs[-1] else None)
-        return tuple(grads)
+        return _with_parameter_grads(d_x, sum_g_x_hat, sum_g, needs, has_weight, has_bias)
 
     return backward
 
