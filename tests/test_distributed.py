@@ -398,6 +398,10 @@ def test_rank_0_alone_writes_the_run_directory(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- faults
+def output(result):
+    return f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr[-4000:]}"
+
+
 def run_fault(mode, limit="20"):
     return run_ranks(2, sys.executable, os.path.join(WORKERS, "faults.py"), mode, limit, timeout=120)
 
@@ -405,34 +409,43 @@ def run_fault(mode, limit="20"):
 @needs_mpi
 def test_a_rank_that_raises_stops_every_rank_with_its_error():
     result = run_fault("raise")
-    assert result.returncode != 0
-    assert "rank 1 of 2 failed: ValueError: injected failure on rank 1" in result.stderr
-    assert "rank 0 stopped because rank 1 failed: ValueError: injected failure on rank 1" in result.stderr
-    assert "finished" not in result.stdout
+    assert result.returncode != 0, output(result)
+    assert "rank 1 of 2 failed: ValueError: injected failure on rank 1" in result.stderr, output(result)
+    assert "rank 0 stopped because rank 1 failed: ValueError: injected failure on rank 1" in result.stderr, \
+        output(result)
+    assert "finished" not in result.stdout, output(result)
 
 
 @needs_mpi
 def test_a_rank_that_dies_ends_the_job():
     result = run_fault("die")
-    assert result.returncode != 0 and "finished" not in result.stdout
-    assert "signal 9" in (result.stdout + result.stderr) or "Killed" in (result.stdout + result.stderr)
+    assert result.returncode != 0 and "finished" not in result.stdout, output(result)
+    printed = result.stdout + result.stderr
+    assert "signal 9" in printed or "Killed" in printed, output(result)
 
 
 @needs_mpi
 def test_a_rank_that_hangs_is_reported_after_the_time_limit():
     result = run_fault("hang", limit="3")
-    assert result.returncode != 0
-    assert "rank 0: " in result.stderr and "waited 3 s for the other ranks" in result.stderr
-    assert "--distributed-timeout" in result.stderr
+    assert result.returncode != 0, output(result)
+    assert "rank 0: " in result.stderr and "waited 3 s for the other ranks" in result.stderr, output(result)
+    assert "--distributed-timeout" in result.stderr, output(result)
 
 
 @needs_mpi
 def test_ranks_started_with_different_configurations_are_stopped_at_start_up_naming_the_difference():
     result = run_fault("config")
-    assert result.returncode != 0
-    assert "the ranks were started differently" in result.stderr
-    assert "rank 1 has config.lr = 0.001 where rank 0 has 0.0002" in result.stderr
-    assert result.stderr.count("started differently") == 1  # said once, by rank 0
+    assert result.returncode != 0, output(result)
+    assert "the ranks were started differently" in result.stderr, output(result)
+    assert "rank 1 has config.lr = 0.001 where rank 0 has 0.0002" in result.stderr, output(result)
+    assert result.stderr.count("started differently") == 1, output(result)  # said once, by rank 0
+
+
+@needs_mpi
+def test_ranks_running_different_minigan_code_are_stopped_at_start_up():
+    result = run_fault("code")
+    assert result.returncode != 0, output(result)
+    assert "rank 1 has minigan source (sha256) = '0000000000" in result.stderr, output(result)
 
 
 # ----------------------------------------------------------------------------- the benchmark

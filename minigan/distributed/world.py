@@ -35,6 +35,7 @@ DEFAULT_TIMEOUT = 300.0
 _SPIN_S = 0.005          # seconds of polling without pause before the waiting loop starts to sleep
 _NAP = 5e-5              # seconds slept between later polls
 _CHECK_EVERY = 32        # polls between looks at the failure channel and the clock
+_OUTPUT_GRACE_S = 1.0    # seconds between a failure's message and the abort
 _MESSAGE_BYTES = 4096    # the longest failure message sent on the channel
 
 
@@ -239,10 +240,13 @@ def _withdraw_alarm():
 
 
 def abort(code=1):
-    """End every rank of the job now (``MPI_Abort``), or exit this process with one rank."""
+    """End every rank of the job (``MPI_Abort``), or exit this process with one rank. With several ranks
+    it first waits a second: ``mpiexec`` forwards what the ranks printed asynchronously, and an abort
+    right after a message can end the job before that message reaches the terminal."""
     sys.stdout.flush()
     sys.stderr.flush()
     if _world.size > 1:
+        time.sleep(_OUTPUT_GRACE_S)
         _world.mpi.COMM_WORLD.Abort(code)
     raise SystemExit(code)
 
