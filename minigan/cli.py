@@ -174,7 +174,12 @@ def _start_distributed(args):
         raise DistributedError(
             "--distributed needs mpi4py and an MPI library: pip install 'minigan[mpi]' (mpi4py and the mpich wheel, "
             "which brings mpiexec), then start the ranks with: mpiexec -n 2 minigan train --distributed ...")
-    if distributed.init(timeout=args.distributed_timeout) == 1:
+    if distributed.init(timeout=args.distributed_timeout) == 1 and _launched_ranks() > 1:
+        raise DistributedError(
+            f"--distributed: the launcher started {_launched_ranks()} ranks, but MPI sees this process alone: "
+            f"the mpiexec that started them does not belong to the MPI library mpi4py was built with (use the "
+            f"mpiexec of the mpich wheel that 'minigan[mpi]' installs, or rebuild mpi4py for your MPI)")
+    if distributed.world_size() == 1:
         raise DistributedError(
             "--distributed: this process is the only rank. Start R >= 2 ranks with: mpiexec -n 2 minigan train "
             "--distributed ... (or leave out --distributed for a run in one process)")

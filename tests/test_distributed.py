@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -80,8 +81,9 @@ def test_collectives_refuse_bad_arguments_naming_them():
         distributed.broadcast(np.ones(2), root=1)
     with pytest.raises(TypeError, match="expected a NumPy or CuPy array or a Tensor, got list"):
         distributed.all_reduce([1.0, 2.0])
-    with pytest.raises(ValueError, match="timeout must be positive"):
-        distributed.init(timeout=0)
+    for bad in (0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="timeout must be a finite number of seconds > 0"):
+            distributed.init(timeout=bad)
 
 
 def test_consistency_check_passes_alone_and_the_code_fingerprint_is_stable():
@@ -222,6 +224,30 @@ def test_convert_swaps_every_batchnorm_keeping_parameters_buffers_and_mode():
     single = nn.BatchNorm1d(5, momentum=0.2)
     swapped = nn.SyncBatchNorm1d.convert(single)
     assert isinstance(swapped, nn.SyncBatchNorm1d) and swapped.weight is single.weight and swapped.momentum == 0.2
+
+
+def test_sync_batchnorm_in_eval_mode_sends_nothing_even_without_running_statistics():
+    """As PyTorch: only training mode synchronises. (Pretend to be a rank of two: any collective would fail.)"""
+    sync = nn.SyncBatchNorm1d(3, track_running_stats=False, dtype="float64")
+    sync.eval()
+    x = np.random.default_rng(3).normal(size=(5, 3))
+    distributed.world._world.size = 2
+    try:
+        out = sync(Tensor(x)).data
+    finally:
+        distributed.world._world.size = 1
+    np.testing.assert_allclose(out, (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), rtol=1e-12)
+
+
+def test_convert_keeps_hook_handles_working():
+    layer = nn.BatchNorm1d(2)
+    calls = []
+    handle = layer.register_forward_hook(lambda module, args, out: calls.append(1))
+    model = nn.SyncBatchNorm1d.convert(nn.Sequential(layer))
+    model(Tensor(np.ones((4, 2))))
+    handle.remove()
+    model(Tensor(np.ones((4, 2))))
+    assert calls == [1]
 
 
 def test_sync_batchnorm_module_with_one_rank_is_batchnorm():
@@ -439,6 +465,25 @@ def test_ranks_started_with_different_configurations_are_stopped_at_start_up_nam
     assert "the ranks were started differently" in result.stderr, output(result)
     assert "rank 1 has config.lr = 0.001 where rank 0 has 0.0002" in result.stderr, output(result)
     assert result.stderr.count("started differently") == 1, output(result)  # said once, by rank 0
+
+
+@needs_mpi
+def test_when_every_rank_fails_the_job_ends_without_waiting_out_the_time_limit():
+    started = time.monotonic()
+    result = run_fault("both", limit="60")
+    assert result.returncode != 0, output(result)
+    assert "rank 0 of 2 failed: ValueError: injected failure on rank 0" in result.stderr, output(result)
+    assert time.monotonic() - started < 40, output(result)
+
+
+@needs_mpi
+def test_what_cannot_be_split_is_said_once_by_rank_0_under_mpiexec(tmp_path):
+    started = time.monotonic()
+    result = run_ranks(2, *minigan_command("train", "--distributed", "--feature-matching", "--steps", "2",
+                                           "--out", str(tmp_path / "run")))
+    assert result.returncode != 0, output(result)
+    assert result.stderr.count("feature matching (--feature-matching) squares the batch mean") == 1, output(result)
+    assert time.monotonic() - started < 40 and not (tmp_path / "run").exists(), output(result)
 
 
 @needs_mpi

@@ -36,7 +36,11 @@ def _average(flat_gradient):
 def average_gradients(optimizer):
     """Make every ``optimizer.step()`` average the gradients over the ranks first (one all-reduce per
     step; module docstring). Every rank must give gradients to the same parameters. Returns the
-    optimizer. With one rank the step is unchanged."""
+    optimizer. With one rank the step is unchanged.
+
+    Unlike PyTorch's DDP, which averages during ``backward()``, the average happens in ``step()``:
+    between the two, ``p.grad`` is still this rank's own gradient (clip or log after ``step()``, or
+    average by hand with :func:`~minigan.distributed.all_reduce`)."""
     optimizer.reduce_gradients = _average if world.world_size() > 1 else None
     return optimizer
 

@@ -23,6 +23,7 @@ hold its core.
 """
 
 import atexit
+import math
 import os
 import sys
 import time
@@ -64,16 +65,22 @@ def init(timeout=None):
     mpi4py. ``timeout`` (seconds) bounds every wait in a collective. Safe to call again (it then only
     changes the time limit). Returns the world size."""
     if timeout is not None:
-        if not timeout > 0:
-            raise ValueError(f"distributed.init: timeout must be positive seconds, got {timeout}")
+        if not (timeout > 0 and math.isfinite(timeout)):
+            raise ValueError(f"distributed.init: timeout must be a finite number of seconds > 0, got {timeout}")
         _world.timeout = float(timeout)
     if _world.initialized:
         return _world.size
-    _world.initialized = True
+    if not mpi_available():
+        _world.initialized = True
+        return 1
     try:
         from mpi4py import MPI
-    except ImportError:
-        return 1
+    except Exception as exc:  # mpi4py is there, but its MPI library is missing or broken
+        raise DistributedError(
+            f"mpi4py is installed but could not load its MPI library ({type(exc).__name__}: {exc}); reinstall "
+            f"it with the library it was built for (pip install 'minigan[mpi]' brings mpi4py and the mpich "
+            f"wheel together)") from exc
+    _world.initialized = True
     world = MPI.COMM_WORLD
     _world.mpi = MPI
     _world.rank, _world.size = world.Get_rank(), world.Get_size()
@@ -128,8 +135,16 @@ def use_local_gpu():
     except ImportError:
         return
     count = cupy.cuda.runtime.getDeviceCount()
-    if count:
-        cupy.cuda.Device(local_rank() % count).use()
+    if not count:
+        return
+    from minigan.distributed.collectives import _gpu_path
+
+    if local_rank() >= count and _gpu_path() == "nccl":
+        raise DistributedError(
+            f"rank {_world.rank} is rank {local_rank()} on its machine, which has {count} GPU(s): NCCL needs a GPU "
+            f"per rank. Start at most {count} ranks a machine, or let ranks share GPUs with "
+            f"MINIGAN_GPU_COLLECTIVES=host (or mpi, with a CUDA-aware MPI)")
+    cupy.cuda.Device(local_rank() % count).use()
 
 
 def timeout():
@@ -162,28 +177,30 @@ def single_rank():
 # ------------------------------------------------------------------------------ waiting, failures
 def wait(request, what):
     """Wait for the MPI request ``request`` (a collective named ``what`` in messages), or raise
-    :class:`DistributedError` when another rank reports a failure or the time limit passes.
+    :class:`DistributedError` when another rank reports a failure, or :class:`WaitTimeout` when the time
+    limit passes.
 
     MPI moves a large message in pieces, each only when this rank calls into MPI, so the loop polls
     without pause for the first ``_SPIN_S`` seconds (a gradient all-reduce is over in a millisecond or
-    two); only a longer wait — the other ranks busy with something else — sleeps between polls."""
-    started = None
+    two); a longer wait — the other ranks busy with something else — sleeps between polls."""
+    started = time.monotonic()
     polls = 0
+    napping = False
     while not request.Test():
         polls += 1
-        if polls % _CHECK_EVERY:
+        if not napping and polls % _CHECK_EVERY:
             continue
         check_failures()
-        now = time.monotonic()
-        if started is None:
-            started = now
-        elif now - started > _world.timeout:
-            raise DistributedError(
+        waited = time.monotonic() - started
+        if waited > _world.timeout:
+            raise WaitTimeout(
                 f"rank {_world.rank}: {what} waited {_world.timeout:g} s for the other ranks: one of them has "
                 f"stopped, died or hung (mpiexec reports a rank that died). If a rank is only slow, allow more "
                 f"time with --distributed-timeout (minigan.distributed.init(timeout=...))")
-        elif now - started > _SPIN_S:
+        if napping:
             time.sleep(_NAP)
+        elif waited > _SPIN_S:
+            napping = True
 
 
 def wait_until(done, what):
@@ -212,6 +229,10 @@ def check_failures():
 
 class PeerFailure(DistributedError):
     """Another rank reported a failure; this rank stops too."""
+
+
+class WaitTimeout(DistributedError):
+    """A collective waited past the time limit for the other ranks."""
 
 
 class CommonFailure(DistributedError):
@@ -280,12 +301,19 @@ def guard():
         print(f"minigan: rank {_world.rank} of {_world.size} failed: {text}", file=sys.stderr)
         sys.stderr.flush()
         notify_failure(text)
+        if isinstance(exc, WaitTimeout):  # the others are gone or hung: nobody is left to end the job
+            abort(1)
         _wait_to_be_ended()
 
 
 def _wait_to_be_ended():
-    """Give the other ranks the time limit to report and end the job, then end it from here."""
+    """Give the other ranks the time limit to report and end the job, then end it from here — at once
+    when another rank reports a failure too (every rank failed: each has printed its own)."""
     deadline = time.monotonic() + _world.timeout
     while time.monotonic() < deadline:
+        try:
+            check_failures()
+        except PeerFailure:
+            break
         time.sleep(0.05)
     abort(1)

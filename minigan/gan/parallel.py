@@ -25,8 +25,10 @@ import dataclasses
 
 import numpy as np
 
+import os
+
 from minigan import backends, distributed, random
-from minigan.errors import DistributedError
+from minigan.distributed.world import CommonFailure
 from minigan.tensor import Tensor
 
 # The fields of a step's record that are means over the batch: their global values are the
@@ -92,16 +94,17 @@ class Shard:
 
 def check_supported(config, world):
     """Refuse, before anything runs, what data parallelism cannot split (module docstring), and batches
-    too small to give every rank a pack."""
+    too small to give every rank a pack. (Every rank, started with the same config — checked first —
+    raises the same error: rank 0 alone reports it.)"""
     if config.minibatch_kernels:
-        raise DistributedError("--distributed: minibatch discrimination (--minibatch-kernels) compares every pair "
+        raise CommonFailure("--distributed: minibatch discrimination (--minibatch-kernels) compares every pair "
                                "of samples in D's batch, which R ranks do not hold together; train it in one process")
     if config.feature_matching:
-        raise DistributedError("--distributed: feature matching (--feature-matching) squares the batch mean of D's "
+        raise CommonFailure("--distributed: feature matching (--feature-matching) squares the batch mean of D's "
                                "features inside the loss, which R ranks cannot split; train it in one process")
     packs = config.batch_size // config.pack
     if packs < world:
-        raise DistributedError(f"--distributed: the global batch of {config.batch_size} samples (in {packs} packs "
+        raise CommonFailure(f"--distributed: the global batch of {config.batch_size} samples (in {packs} packs "
                                f"of {config.pack}) is too small to give each of {world} ranks one; use a batch "
                                f"of at least {world * config.pack} or fewer ranks")
 
@@ -112,6 +115,7 @@ def start_up_facts(config, steps=None):
     facts = {f"config.{k}": v for k, v in dataclasses.asdict(config).items()}
     facts["minigan source (sha256)"] = distributed.code_fingerprint()
     facts["numpy version"] = np.__version__
+    facts["MINIGAN_GPU_COLLECTIVES"] = os.environ.get("MINIGAN_GPU_COLLECTIVES")
     if steps is not None:
         facts["steps"] = steps
     return facts

@@ -71,6 +71,16 @@ def _integers(what, values, n, k):
     return array.astype(np.int64)
 
 
+def _file_digest(path):
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _write_json(path, value):
     atomic_write_bytes(path, lambda f: f.write(json.dumps(value, indent=2).encode()))
 
@@ -83,7 +93,8 @@ class Trainer:
 
     ``distributed=True``: this process is one rank of a data-parallel run (:mod:`minigan.gan.parallel`;
     :func:`minigan.distributed.init` first, under ``mpiexec``). Every rank builds the trainer with the
-    same config (checked at start-up); give ``run_dir`` on rank 0 alone, which also evaluates at the end.
+    same config (checked at start-up); rank 0 alone writes ``run_dir`` (the others ignore it) and
+    evaluates at the end.
     """
 
     step_class = TrainingStep
@@ -99,8 +110,10 @@ class Trainer:
         if self.config.optimizer == "gd":
             self.config.batch_size = len(dataset.x) - len(dataset.x) % self.config.pack
         if distributed:
-            parallel.check_supported(self.config, _distributed.world_size())
             _distributed.check_consistent(parallel.start_up_facts(self.config))
+            parallel.check_supported(self.config, _distributed.world_size())
+            if _distributed.rank() != 0:
+                self.run_dir = None  # rank 0 alone writes
             if self.config.backend == "cupy":
                 _distributed.use_local_gpu()
         backends.set_backend(self.config.backend)
@@ -393,4 +406,7 @@ class Trainer:
             dataset = load_dataset(config.data, n_samples=config.n_data, seed=config.seed)
         trainer = cls(config, dataset, run_dir=run_dir, progress=progress, distributed=distributed)
         trainer.load_state(flat, source=str(path))
+        if distributed:  # each rank read its own copy of the file: the same one?
+            _distributed.check_consistent({"checkpoint (sha256)": _file_digest(path), "step": trainer.step_count},
+                                          what="resume")
         return trainer

@@ -158,12 +158,13 @@ class SyncBatchNorm1d(BatchNorm1d):
     ``SyncBatchNorm1d.convert(model)`` swaps every ``BatchNorm1d`` inside ``model`` for one, keeping its
     Parameter and buffer objects (an optimizer built before still holds them), as PyTorch's
     ``SyncBatchNorm.convert_sync_batchnorm``. In eval mode (running statistics), with one rank, and
-    inside :func:`minigan.distributed.single_rank` it computes exactly what ``BatchNorm1d`` does.
+    inside :func:`minigan.distributed.single_rank` it computes exactly what ``BatchNorm1d`` does; so
+    does eval mode without running statistics (``track_running_stats=False``: this rank's batch), as
+    PyTorch synchronises in training mode only.
     """
 
     def forward(self, x):
-        use_batch_stats = self.training or not self.track_running_stats
-        if not use_batch_stats or distributed.is_single_rank_scope():
+        if not self.training or distributed.is_single_rank_scope():  # as PyTorch: only training syncs
             return super().forward(x)
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
             raise ShapeError(
@@ -187,9 +188,10 @@ class SyncBatchNorm1d(BatchNorm1d):
 
 
 def _as_sync(cls, layer):
+    """The same layer as a ``cls``: its attributes, registries and hook lists shared, not copied, so
+    hook handles made before the conversion still remove their hooks."""
     sync = cls.__new__(cls)
-    for name, value in layer.__dict__.items():
-        object.__setattr__(sync, name, value.copy() if isinstance(value, (dict, list)) else value)
+    sync.__dict__.update(layer.__dict__)
     return sync
 
 

@@ -1,7 +1,7 @@
 """Run by tests/test_distributed.py under ``mpiexec -n 2``: a data-parallel run in which rank 1 misbehaves
 at step 3, as ``sys.argv[1]`` says — ``raise`` (an exception), ``die`` (killed by SIGKILL), ``hang``
-(sleeps past the time limit) — or starts with another configuration (``config``) or another version of
-minigan's code (``code``: its source fingerprint replaced). The test reads how the job ends: exit status
+(sleeps past the time limit), ``both`` (every rank raises) — or starts with another configuration
+(``config``) or another version of minigan's code (``code``: its source fingerprint replaced). The test reads how the job ends: exit status
 and what the ranks printed."""
 
 import os
@@ -23,6 +23,8 @@ config = TrainConfig(data="ring8", steps=6, batch_size=32, lr=lr, seed=0, log_ev
 with distributed.guard():
     trainer = Trainer(config, load_dataset("ring8", n_samples=512, seed=0), progress=False, distributed=True)
     for step in range(6):
+        if step == 3 and mode == "both":
+            raise ValueError(f"injected failure on rank {rank}")
         if step == 3 and rank == 1:
             if mode == "raise":
                 raise ValueError("injected failure on rank 1")
