@@ -107,9 +107,11 @@ class Optimizer:
             if live and self.reduce_gradients is not None:
                 self._reduce_gradients([self.params[i] for i in live])
             if live and self._has_kernel() and all(cuda.use_kernel("optimizer", self.params[i].data) for i in live):
-                for i in live:
-                    self.state[i]["step"] = self.state[i].get("step", 0) + 1
-                self._kernel_step_following([self.params[i] for i in live], [self.state[i] for i in live])
+                states = [self.state[i] for i in live]
+                steps = [s.get("step", 0) + 1 for s in states]
+                self._kernel_step_following([self.params[i] for i in live], states, steps)
+                for s, t in zip(states, steps):  # only once the launch succeeded: a retry after an error
+                    s["step"] = t                 # must use the same bias correction
                 return
             if self._can_step_flat():
                 self._step_flat()
@@ -152,22 +154,24 @@ class Optimizer:
         buffers in the dict ``state``. ``scratch`` is an array like ``param`` free for temporaries."""
         raise NotImplementedError
 
-    def _kernel_step_following(self, params, states):
+    def _kernel_step_following(self, params, states, steps):
         """``_kernel_step``; if the kernel refuses state buffers that a ``Module.to`` left on another
-        dtype or backend, once more after converting them (the try costs nothing when it succeeds)."""
+        dtype or backend, once more after moving them to each parameter's (the try costs nothing when
+        it succeeds)."""
         try:
-            self._kernel_step(params, states)
+            self._kernel_step(params, states, steps)
         except (BackendError, DTypeError):
             if not any([follow_parameter(p, s) for p, s in zip(params, states)]):
                 raise
-            self._kernel_step(params, states)
+            self._kernel_step(params, states, steps)
 
     def _has_kernel(self):
         return type(self)._kernel_step is not Optimizer._kernel_step
 
-    def _kernel_step(self, params, states):
-        """Update ``params`` (CuPy, each with a gradient and its step already advanced) in one kernel
-        launch; optimizers with a kernel in :mod:`minigan.cuda` override this."""
+    def _kernel_step(self, params, states, steps):
+        """Update ``params`` (CuPy, each with a gradient) in one kernel launch, ``steps`` being each one's
+        new step count (stored by the caller once the launch succeeds); optimizers with a kernel in
+        :mod:`minigan.cuda` override this."""
         raise NotImplementedError
 
     # ---------------------------------------------------------------- the all-at-once path
@@ -347,11 +351,12 @@ class SGD(Optimizer):
         param -= scratch
 
 
-    def _kernel_step(self, params, states):
+    def _kernel_step(self, params, states, steps):
         h = self.hyper
         if h["momentum"]:
             for p, s in zip(params, states):  # a zero buffer: the kernel's first step sets it to g
-                s.setdefault("momentum_buffer", p.xp.zeros_like(p.data))
+                if "momentum_buffer" not in s:
+                    s["momentum_buffer"] = p.xp.zeros_like(p.data)
         cuda.sgd_step([p.data for p in params], [gradient_array(p) for p in params],
                       [s["momentum_buffer"] for s in states] if h["momentum"] else None,
                       lr=h["lr"], momentum=h["momentum"], nesterov=h["nesterov"], weight_decay=h["weight_decay"])
@@ -414,14 +419,15 @@ class Adam(Optimizer):
         scratch *= h["lr"] / bias1
         param -= scratch
 
-    def _kernel_step(self, params, states):
+    def _kernel_step(self, params, states, steps):
         h = self.hyper
         names = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if h["amsgrad"] else ())
         for p, s in zip(params, states):
             for name in names:
-                s.setdefault(name, p.xp.zeros_like(p.data))
+                if name not in s:  # created once, not a zero array per parameter per step
+                    s[name] = p.xp.zeros_like(p.data)
         cuda.adam_step([p.data for p in params], [gradient_array(p) for p in params], [s["exp_avg"] for s in states],
-                       [s["exp_avg_sq"] for s in states], [s["step"] for s in states], lr=h["lr"],
+                       [s["exp_avg_sq"] for s in states], steps, lr=h["lr"],
                        beta1=h["beta1"], beta2=h["beta2"], eps=h["eps"], weight_decay=h["weight_decay"],
                        max_exp_avg_sqs=[s["max_exp_avg_sq"] for s in states] if h["amsgrad"] else None)
 

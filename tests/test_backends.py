@@ -364,3 +364,14 @@ def test_backend_context_creates_cupy_tensors_inside_only(backend_state):
         inside = minigan.tensor([1.0])
     outside = minigan.tensor([1.0])
     assert inside.backend == "cupy" and outside.backend == "numpy"
+
+
+def test_the_gpu_extras_bring_cuda_with_cupy():
+    """``pip install minigan[gpu]`` must work on a machine with only the NVIDIA driver: CuPy's ``[ctk]``
+    extra installs the CUDA components it loads (NVRTC and the libraries) from PyPI."""
+    import tomllib
+
+    with open(os.path.join(REPO_ROOT, "pyproject.toml"), "rb") as f:
+        extras = tomllib.load(f)["project"]["optional-dependencies"]
+    for name in ("gpu", "gpu-cuda12"):
+        assert any(dep.startswith("cupy-cuda") and "[ctk]" in dep for dep in extras[name]), extras[name]

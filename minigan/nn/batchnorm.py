@@ -196,9 +196,12 @@ def _closed_form_backward(ndim, axes, m, mean, inv_std, training, eps, has_weigh
 
 def _kernel_applies(x, weight, bias, running_mean, running_var, training):
     """The fused kernels take (N, C) CuPy inputs whose tensors share x's dtype and backend (running
-    statistics contiguous: the kernel writes them in place), with γ and β both given or both absent;
-    in eval mode only when no graph is recorded (the eval backward stays the plain ops above)."""
+    statistics contiguous: the kernel writes them in place), with γ and β both given or both absent,
+    and the running mean and variance both given or both absent (the plain path updates the one it
+    has); in eval mode only when no graph is recorded (the eval backward stays the plain ops above)."""
     if x.ndim != 2 or not cuda.use_kernel("batchnorm", x.data) or (weight is None) != (bias is None):
+        return False
+    if (running_mean is None) != (running_var is None):
         return False
     running = tuple(t for t in (running_mean, running_var) if t is not None)
     affine = tuple(t for t in (weight, bias) if t is not None)
