@@ -274,16 +274,16 @@ def test_state_the_gpu_kernel_refuses_after_a_move_is_converted_and_the_step_run
     launches = []
 
     class KernelAdam(optim.Adam):
-        def _kernel_step(self, params, states):
+        def _kernel_step(self, params, states, steps):
             for p, s in zip(params, states):
                 for key, value in s.items():
                     if key != "step" and value.dtype != p.dtype:
                         raise DTypeError(f"adam_step: {key} is {value.dtype}, the parameter {p.dtype}")
             launches.append(len(params))
-            for p, s in zip(params, states):
-                s.setdefault("exp_avg", np.zeros_like(p.data))
-                s.setdefault("exp_avg_sq", np.zeros_like(p.data))
-                self.update(p.data, optim.gradient_array(p), s, s["step"], np.empty_like(p.data))
+            for p, s, t in zip(params, states, steps):
+                if "exp_avg" not in s:
+                    s["exp_avg"], s["exp_avg_sq"] = np.zeros_like(p.data), np.zeros_like(p.data)
+                self.update(p.data, optim.gradient_array(p), s, t, np.empty_like(p.data))
 
     model = make_model()
     optimizer = KernelAdam(model.parameters(), lr=0.01)

@@ -251,6 +251,8 @@ class Trainer:
             except TrainingDiverged as exc:
                 if bar:
                     bar.close()
+                if not self.is_main_rank:
+                    raise TrainingDiverged(f"{exc}; the last good checkpoint is in rank 0's run directory") from None
                 kept = self.checkpoint_path if self.run_dir and os.path.exists(self.checkpoint_path) else None
                 raise TrainingDiverged(f"{exc}; last good checkpoint: {kept or 'none written yet'}") from None
             step = self.step_count
