@@ -34,22 +34,28 @@ def set_state(state):
     _generator.bit_generator.state = state
 
 
-def _tensor(values, dtype, requires_grad, backend):
+def _tensor(values, dtype, requires_grad, backend, rows):
     dtype = dtype or get_default_dtype()
     xp = backends.module_for(backend) if backend else backends.current_module()
+    if rows is not None:
+        values = values[rows]
     return Tensor(xp.asarray(values.astype(dtype, copy=False)), requires_grad=requires_grad, dtype=dtype)
 
 
-def randn(*shape, dtype=None, requires_grad=False, backend=None):
+# ``rows`` (a slice of the first axis), in each: only those rows of the draw become the tensor, while
+# the generator moves past the whole draw — a data-parallel rank's share of a batch-sized draw, with
+# the stream left where one process would leave it (minigan.gan.parallel).
+
+def randn(*shape, dtype=None, requires_grad=False, backend=None, rows=None):
     """A tensor of standard normal draws."""
-    return _tensor(_generator.standard_normal(shape), dtype, requires_grad, backend)
+    return _tensor(_generator.standard_normal(shape), dtype, requires_grad, backend, rows)
 
 
-def uniform(low, high, shape, dtype=None, requires_grad=False, backend=None):
+def uniform(low, high, shape, dtype=None, requires_grad=False, backend=None, rows=None):
     """A tensor of draws uniform on [low, high)."""
-    return _tensor(_generator.uniform(low, high, size=shape), dtype, requires_grad, backend)
+    return _tensor(_generator.uniform(low, high, size=shape), dtype, requires_grad, backend, rows)
 
 
-def normal(mean, std, shape, dtype=None, requires_grad=False, backend=None):
+def normal(mean, std, shape, dtype=None, requires_grad=False, backend=None, rows=None):
     """A tensor of normal draws with the given mean and standard deviation."""
-    return _tensor(_generator.normal(mean, std, size=shape), dtype, requires_grad, backend)
+    return _tensor(_generator.normal(mean, std, size=shape), dtype, requires_grad, backend, rows)

@@ -32,8 +32,9 @@ unless D mixes rows (BatchNorm in D, minibatch discrimination), where no per-row
 clipped to [−c, c] in place.
 """
 
-from minigan import ops, random
+from minigan import ops
 from minigan.autograd import enable_grad, grad
+from minigan.gan.parallel import Shard
 from minigan.nn import functional as F
 from minigan.tensor import Tensor
 
@@ -114,13 +115,10 @@ class GradientPenalty:
 
     def __init__(self, weight):
         self.weight = weight
-        self.shard = None
+        self.shard = Shard()  # the whole batch; gan.parallel sets a rank's
 
     def __call__(self, D, real, fake, real_out, fake_out):
-        if self.shard is None:
-            eps = random.uniform(0.0, 1.0, (real.shape[0], 1), dtype=real.dtype, backend=real.backend)
-        else:
-            eps = self.shard.uniform(real.shape[0], 1, real.dtype, real.backend)
+        eps = self.shard.uniform(real.shape[0], 1, real.dtype, real.backend)
         mixed = Tensor(eps.data * real.data + (1.0 - eps.data) * fake.data)
         norms = ops.norm(input_gradient(D, mixed), axis=1)
         return self.weight * ((norms - 1.0) ** 2).mean()

@@ -22,14 +22,12 @@ batch inside the loss; :func:`check_supported` refuses them with ``--distributed
 """
 
 import dataclasses
+import os
 
 import numpy as np
 
-import os
-
-from minigan import backends, distributed, random
+from minigan import distributed, random
 from minigan.distributed.world import CommonFailure
-from minigan.tensor import Tensor
 
 # The fields of a step's record that are means over the batch: their global values are the
 # share-weighted sums of the ranks' values. (Gradient norms are read after the all-reduce: global already.)
@@ -41,7 +39,6 @@ class Shard:
     (in packs of ``pack`` samples). ``Shard()`` is the whole batch, one process."""
 
     def __init__(self, rank=0, world=1, batch_size=1, pack=1):
-        self.rank, self.world, self.pack = rank, world, pack
         self.units = batch_size // pack            # packs in a global batch
         self.first = rank * self.units // world
         self.stop = (rank + 1) * self.units // world
@@ -70,17 +67,16 @@ class Shard:
 
     def uniform(self, local_rows, columns, dtype, backend):
         """U[0, 1) draws for this rank's ``local_rows`` rows, cut from a draw for the whole batch."""
-        if self.whole:
-            return random.uniform(0.0, 1.0, (local_rows, columns), dtype=dtype, backend=backend)
-        draw = random.generator().uniform(0.0, 1.0, size=(self.global_rows(local_rows), columns))
-        return Tensor(backends.module_for(backend).asarray(self.take(draw).astype(dtype)), dtype=dtype)
+        n = self.global_rows(local_rows)
+        return random.uniform(0.0, 1.0, (n, columns), dtype=dtype, backend=backend, rows=self._cut(n))
 
-    def normal(self, rows, columns, dtype):
-        """Standard normal draws for this rank's share of ``rows`` (global) rows, as a tensor."""
-        if self.whole:
-            return random.randn(rows, columns, dtype=dtype)
-        draw = self.take(random.generator().standard_normal((rows, columns)))
-        return Tensor(backends.current_module().asarray(draw.astype(dtype)), dtype=dtype)
+    def normal(self, n, columns, dtype):
+        """Standard normal draws for this rank's share of ``n`` (global) rows, as a tensor."""
+        return random.randn(n, columns, dtype=dtype, rows=self._cut(n))
+
+    def _cut(self, n):
+        """The ``rows`` argument of minigan.random's draws: None (all) for one process."""
+        return None if self.whole else self.rows(n)
 
     def global_means(self, record):
         """``record`` with its batch means (``_MEANS``) made global: one all-reduce of nᵣ/B-weighted values."""
@@ -109,27 +105,25 @@ def check_supported(config, world):
                                f"of at least {world * config.pack} or fewer ranks")
 
 
-def start_up_facts(config, steps=None):
-    """What every rank must agree on before training: each configuration field, the run length, the
-    code (a fingerprint of minigan's source) and the NumPy version."""
+def start_up_facts(config):
+    """What every rank must agree on before training: each configuration field (the run length among
+    them), the code (a fingerprint of minigan's source), the NumPy version and the GPU collectives' path."""
     facts = {f"config.{k}": v for k, v in dataclasses.asdict(config).items()}
     facts["minigan source (sha256)"] = distributed.code_fingerprint()
     facts["numpy version"] = np.__version__
     facts["MINIGAN_GPU_COLLECTIVES"] = os.environ.get("MINIGAN_GPU_COLLECTIVES")
-    if steps is not None:
-        facts["steps"] = steps
     return facts
 
 
 def make_data_parallel(training_step):
     """Turn a :class:`~minigan.gan.step.TrainingStep` built the usual way into rank ``rank()``'s part of a
     data-parallel step: its shard, synchronised BatchNorm in G, G_ema and D, rank 0's weights and
-    buffers on every rank, and gradient averaging in both optimizers."""
+    buffers on every rank, and gradient averaging in both optimizers. (The Trainer has run
+    :func:`check_supported` on the config before building the step.)"""
     from minigan.nn import SyncBatchNorm1d
 
-    c, world = training_step.config, distributed.world_size()
-    check_supported(c, world)
-    training_step.shard = Shard(distributed.rank(), world, c.batch_size, c.pack)
+    c = training_step.config
+    training_step.shard = Shard(distributed.rank(), distributed.world_size(), c.batch_size, c.pack)
     for name in ("G", "D", "G_ema"):
         model = getattr(training_step, name)
         if model is not None:

@@ -143,7 +143,7 @@ class TrainingStep:
         with record("real batch"):
             if c.optimizer == "gd" and n == c.batch_size:
                 if c.pack == 1:
-                    rows = slice(None) if self.shard.whole else self.shard.rows(n)
+                    rows = self.shard.rows(n)
                     return Tensor(self.data[rows]), self.condition.labels_of(rows)
                 index = random.generator().permutation(len(self.data))[:n]
             else:
