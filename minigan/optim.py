@@ -104,9 +104,11 @@ class Optimizer:
         """Update every parameter that has a gradient (all at once when possible: module docstring)."""
         with record(type(self).__name__ + ".step"):  # a row of its own in minigan.profile()
             live = [i for i, p in enumerate(self.params) if p.grad is not None]
+            kernel = bool(live) and self._has_kernel() and all(cuda.use_kernel("optimizer", self.params[i].data)
+                                                               for i in live)
             if live and self.reduce_gradients is not None:
-                self._reduce_gradients([self.params[i] for i in live])
-            if live and self._has_kernel() and all(cuda.use_kernel("optimizer", self.params[i].data) for i in live):
+                self._reduce_gradients([self.params[i] for i in live], kernel)
+            if kernel:
                 states = [self.state[i] for i in live]
                 steps = [s.get("step", 0) + 1 for s in states]
                 self._kernel_step_following([self.params[i] for i in live], states, steps)
@@ -126,25 +128,20 @@ class Optimizer:
                 follow_parameter(p, state)
                 self.update(p.data, g, state, state["step"], p.xp.empty_like(p.data))
 
-    def _reduce_gradients(self, live):
+    def _reduce_gradients(self, live, kernel):
         """Gather the gradients of ``live`` end to end into one 1-D array, run ``reduce_gradients`` on it
         once, and make each ``p.grad`` the view of its part. When every parameter has a gradient and the
-        all-at-once path applies, the array is that path's own gradient buffer, which the update then
-        reads without copying again."""
+        all-at-once path will update (no ``kernel`` launch), the array is that path's own gradient
+        buffer, which the update then reads without copying again."""
         xp = live[0].xp
-        flat_path = len(live) == len(self.params) and not (
-            self._has_kernel() and all(cuda.use_kernel("optimizer", p.data) for p in live)) and self._can_step_flat()
         grads = [gradient_array(p).reshape(-1) for p in live]
-        if flat_path:
+        if not kernel and len(live) == len(self.params) and self._can_step_flat():
             flat = self._flat_buffers()
             buffer, views = flat["grad"], flat["grads"]
             xp.concatenate(grads, out=buffer)
         else:
             buffer = xp.concatenate(grads)
-            views, offset = [], 0
-            for p in live:
-                views.append(buffer[offset:offset + p.size].reshape(p.shape))
-                offset += p.size
+            views = self._views(buffer, live)
         self.reduce_gradients(buffer)
         for p, view in zip(live, views):
             p.grad = view
@@ -212,10 +209,10 @@ class Optimizer:
         self._share_new_state()
         return self._flat
 
-    def _views(self, array):
-        """``array`` (1-D) cut into views shaped like the parameters, in order."""
+    def _views(self, array, params=None):
+        """``array`` (1-D) cut into views shaped like ``params`` (default: all of them), in order."""
         views, offset = [], 0
-        for p in self.params:
+        for p in self.params if params is None else params:
             views.append(array[offset:offset + p.size].reshape(p.shape))
             offset += p.size
         return views

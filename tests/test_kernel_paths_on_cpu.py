@@ -133,3 +133,19 @@ def test_batchnorm_takes_the_kernel_only_with_both_running_statistics_or_neither
     running_mean = bn.running_mean if "mean" in given else None
     running_var = bn.running_var if "var" in given else None
     assert _kernel_applies(x, bn.weight, bn.bias, running_mean, running_var, training=True) is takes_kernel
+
+
+def test_gradients_reduced_for_a_kernel_launch_go_to_the_kernel_once(kernels_say_yes, monkeypatch):
+    """Data parallelism with the one-launch kernel: one reduction over a fresh concatenation (not the
+    all-at-once path's buffer, which the kernel does not use), and the kernel reads the reduced views."""
+    seen = []
+    monkeypatch.setattr(cuda, "adam_step", lambda params, grads, *rest, **hyper: seen.append([g.copy() for g in grads]))
+    layer, grads = model_and_grads()
+    opt = optim.Adam(layer.parameters(), lr=0.1)
+    sizes = []
+    opt.reduce_gradients = lambda flat: sizes.append(flat.size) or flat.__imul__(0.5)
+    set_grads(layer, grads[0])
+    opt.step()
+    assert sizes == [sum(p.size for p in layer.parameters())] and opt._flat is None
+    for got, g in zip(seen[0], grads[0]):
+        np.testing.assert_array_equal(got, g * 0.5)
