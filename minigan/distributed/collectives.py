@@ -57,6 +57,28 @@ def _mpi_op(op):
     return {"sum": MPI.SUM, "mean": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN, "prod": MPI.PROD}[op]
 
 
+def _transport(array):
+    """How ``array``'s bytes travel: "mpi" (a NumPy array, or a CuPy one with a CUDA-aware MPI), "nccl" or
+    "host" (module docstring)."""
+    return _gpu_path() if _is_cupy(array) else "mpi"
+
+
+def _over_mpi(transport, start, what, receive, send=None):
+    """Run the non-blocking MPI collective ``start(send, receive)`` (``send`` None: in place or unused) and
+    wait for it. On the "host" transport the CuPy arrays travel as host copies, the result copied back;
+    a CUDA-aware MPI reads device memory itself once the stream's kernels have written it."""
+    if transport == "host":
+        host = receive.get()
+        world.wait(start(None if send is None else send.get(), host).Test, what)
+        receive.set(host)
+        return
+    if _is_cupy(receive):
+        import cupy
+
+        cupy.cuda.get_current_stream().synchronize()
+    world.wait(start(send, receive).Test, what)
+
+
 def all_reduce(value, op="sum"):
     """Reduce ``value`` over the ranks with ``op`` ("sum", "mean", "max", "min" or "prod"), **in place**:
     afterwards every rank holds the same result. Returns the array (the tensor's data for a tensor)."""
@@ -68,12 +90,12 @@ def all_reduce(value, op="sum"):
     if not array.flags.c_contiguous:
         raise ValueError(f"distributed.all_reduce: the array must be C-contiguous (it is reduced in place), got "
                          f"shape {array.shape} with strides {array.strides}")
-    if _is_cupy(array) and _gpu_path() != "mpi":
-        _gpu_all_reduce(array, op)
+    transport, what = _transport(array), f"all_reduce({op})"
+    if transport == "nccl":
+        _nccl_call("allReduce", array, array, op=op, what=what)
     else:
-        _synchronize_if_gpu(array)
-        request = world.communicator().Iallreduce(world._world.mpi.IN_PLACE, array, op=_mpi_op(op))
-        world.wait(request, f"all_reduce({op})")
+        in_place = world._world.mpi.IN_PLACE
+        _over_mpi(transport, lambda _, r: world.communicator().Iallreduce(in_place, r, op=_mpi_op(op)), what, array)
     if op == "mean":
         array /= world.world_size()
     return array
@@ -88,16 +110,11 @@ def all_gather(value):
     if world.world_size() == 1:
         out[0] = array
         return out
-    send = xp.ascontiguousarray(array)
-    if _is_cupy(array) and _gpu_path() == "nccl":
+    send, transport = xp.ascontiguousarray(array), _transport(array)
+    if transport == "nccl":
         _nccl_call("allGather", send, out, what="all_gather")
-    elif _is_cupy(array) and _gpu_path() == "host":
-        host = np.empty(out.shape, dtype=out.dtype)
-        world.wait(world.communicator().Iallgather(send.get(), host), "all_gather")
-        out.set(host)
     else:
-        _synchronize_if_gpu(send)
-        world.wait(world.communicator().Iallgather(send, out), "all_gather")
+        _over_mpi(transport, lambda s, r: world.communicator().Iallgather(s, r), "all_gather", out, send)
     return out
 
 
@@ -112,22 +129,18 @@ def broadcast(value, root=0):
     if not array.flags.c_contiguous:
         raise ValueError(f"distributed.broadcast: the array must be C-contiguous (it is written in place), got "
                          f"shape {array.shape}")
-    if _is_cupy(array) and _gpu_path() == "nccl":
+    transport = _transport(array)
+    if transport == "nccl":
         _nccl_call("bcast", array, root=root, what="broadcast")
-    elif _is_cupy(array) and _gpu_path() == "host":
-        host = array.get()
-        world.wait(world.communicator().Ibcast(host, root=root), "broadcast")
-        array.set(host)
     else:
-        _synchronize_if_gpu(array)
-        world.wait(world.communicator().Ibcast(array, root=root), "broadcast")
+        _over_mpi(transport, lambda _, r: world.communicator().Ibcast(r, root=root), "broadcast", array)
     return array
 
 
 def barrier(what="barrier"):
     """Wait until every rank has called ``barrier``."""
     if world.world_size() > 1:
-        world.wait(world.communicator().Ibarrier(), what)
+        world.wait(world.communicator().Ibarrier().Test, what)
 
 
 def all_gather_object(value, what="all_gather_object"):
@@ -153,33 +166,14 @@ def _module_of(array):
     return np
 
 
-def _synchronize_if_gpu(array):
-    """A CUDA-aware MPI reads device memory directly: the kernels that wrote it must have finished."""
-    if _is_cupy(array):
-        import cupy
-
-        cupy.cuda.get_current_stream().synchronize()
-
-
-def _gpu_all_reduce(array, op):
-    if _gpu_path() == "nccl":
-        _nccl_call("allReduce", array, array, op=op, what=f"all_reduce({op})")
-        return
-    host = array.get()
-    world.wait(world.communicator().Iallreduce(world._world.mpi.IN_PLACE, host, op=_mpi_op(op)), f"all_reduce({op})")
-    array.set(host)
-
-
 def _nccl_communicator():
     """The NCCL communicator of the ranks, one GPU each, built once from rank 0's id sent over MPI."""
     if "comm" not in _nccl:
-        import cupy
         from cupy.cuda import nccl
 
         uid = nccl.get_unique_id() if world.rank() == 0 else None
         uid = world.communicator().bcast(uid, root=0)
         _nccl["comm"] = nccl.NcclCommunicator(world.world_size(), uid, world.rank())
-        _nccl["device"] = cupy.cuda.Device().id
     return _nccl["comm"]
 
 
@@ -211,4 +205,4 @@ def _nccl_call(name, send, receive=None, op="sum", root=0, what=""):
         comm.bcast(send.data.ptr, send.size, kind, root, stream)
     done = cupy.cuda.Event()
     done.record()
-    world.wait_until(lambda: done.done, what)
+    world.wait(lambda: done.done, what)

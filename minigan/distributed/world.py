@@ -175,10 +175,10 @@ def single_rank():
 
 
 # ------------------------------------------------------------------------------ waiting, failures
-def wait(request, what):
-    """Wait for the MPI request ``request`` (a collective named ``what`` in messages), or raise
-    :class:`DistributedError` when another rank reports a failure, or :class:`WaitTimeout` when the time
-    limit passes.
+def wait(done, what):
+    """Wait until ``done()`` is true — an MPI request's ``Test``, or an event recorded after an NCCL call —
+    for a collective named ``what`` in messages, or raise :class:`DistributedError` when another rank
+    reports a failure, or :class:`WaitTimeout` when the time limit passes.
 
     MPI moves a large message in pieces, each only when this rank calls into MPI, so the loop polls
     without pause for the first ``_SPIN_S`` seconds (a gradient all-reduce is over in a millisecond or
@@ -186,7 +186,7 @@ def wait(request, what):
     started = time.monotonic()
     polls = 0
     napping = False
-    while not request.Test():
+    while not done():
         polls += 1
         if not napping and polls % _CHECK_EVERY:
             continue
@@ -201,17 +201,6 @@ def wait(request, what):
             time.sleep(_NAP)
         elif waited > _SPIN_S:
             napping = True
-
-
-def wait_until(done, what):
-    """:func:`wait` for a predicate (``done()`` true) instead of an MPI request: for NCCL on a GPU stream."""
-
-    class _Poll:
-        @staticmethod
-        def Test():
-            return done()
-
-    wait(_Poll, what)
 
 
 def check_failures():
