@@ -271,12 +271,16 @@ class BatchNorm1d(Module):
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
 
-    def forward(self, x):
+    def _check_input(self, x):
+        """Refuse an input that is not (N, C) or (N, C, L) with this layer's C, naming the layer."""
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
             raise ShapeError(
-                f"BatchNorm1d({self.num_features}): expected input of shape (N, {self.num_features}) or "
-                f"(N, {self.num_features}, L), got {x.shape}"
+                f"{type(self).__name__}({self.num_features}): expected input of shape (N, {self.num_features}) "
+                f"or (N, {self.num_features}, L), got {x.shape}"
             )
+
+    def forward(self, x):
+        self._check_input(x)
         use_batch_stats = self.training or not self.track_running_stats
         return batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
                           training=use_batch_stats, momentum=self.momentum, eps=self.eps)

@@ -45,6 +45,7 @@ statistics, ``SyncBatchNorm1d`` is ``BatchNorm1d``, fused kernels included.
 """
 
 from minigan import distributed
+from minigan.backends import array_module
 from minigan.distributed import collectives
 from minigan.errors import ShapeError
 from minigan.nn.batchnorm import (BatchNorm1d, _checked_parents, _per_feature, _stat_axes, _update_running_statistics,
@@ -135,7 +136,7 @@ def _synchronised_backward(ndim, axes, total, mean, inv_std, eps, has_weight, ha
             if on_tensors:
                 s1, s2 = summed_over_ranks(sum_g), summed_over_ranks(sum_g_x_hat)
             else:
-                sums = _concatenate(sum_g, sum_g_x_hat)
+                sums = array_module(sum_g).concatenate([sum_g, sum_g_x_hat])
                 collectives.all_reduce(sums)    # [S₁, S₂]: the one collective of the backward
                 s1, s2 = sums[:channels], sums[channels:]
             scale = inv * weight if has_weight else inv
@@ -143,12 +144,6 @@ def _synchronised_backward(ndim, axes, total, mean, inv_std, eps, has_weight, ha
         return _with_parameter_grads(d_x, sum_g_x_hat, sum_g, needs, has_weight, has_bias)
 
     return backward
-
-
-def _concatenate(a, b):
-    from minigan.backends import array_module
-
-    return array_module(a).concatenate([a, b])
 
 
 class SyncBatchNorm1d(BatchNorm1d):
@@ -166,10 +161,7 @@ class SyncBatchNorm1d(BatchNorm1d):
     def forward(self, x):
         if not self.training or distributed.is_single_rank_scope():  # as PyTorch: only training syncs
             return super().forward(x)
-        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
-            raise ShapeError(
-                f"SyncBatchNorm1d({self.num_features}): expected input of shape (N, {self.num_features}) or "
-                f"(N, {self.num_features}, L), got {x.shape}")
+        self._check_input(x)
         return sync_batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var,
                                momentum=self.momentum, eps=self.eps)
 
