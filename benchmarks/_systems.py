@@ -44,7 +44,7 @@ class MiniganStep(_ArrayStep):
     label = "minigan"
 
     def __init__(self, data, batch_size, backend="numpy", z_dim=100, g_hidden=(500, 500), d_hidden=(500, 500),
-                 seed=0):
+                 seed=0, distributed=False):
         from minigan.data import Dataset
         from minigan.gan.trainer import TrainConfig, Trainer
 
@@ -56,7 +56,7 @@ class MiniganStep(_ArrayStep):
                              d_hidden=tuple(d_hidden), g_norm="batch", d_norm="none", loss="nonsaturating",
                              d_steps=1, optimizer="adam", lr=2e-4, betas=(0.5, 0.999), dtype="float32",
                              backend=backend, seed=seed)
-        self.trainer = Trainer(config, dataset, run_dir=None, progress=False)
+        self.trainer = Trainer(config, dataset, run_dir=None, progress=False, distributed=distributed)
         self.backend = backend
         self.name = f"minigan ({backend})"
         self._cupy = _common.load_cupy()[0] if backend == "cupy" else None
@@ -81,6 +81,24 @@ class FloorStep(_ArrayStep):
         return self.floor.step()
 
 
+def torch_seed_gan(torch, data_dim, z_dim=100, g_hidden=(500, 500), d_hidden=(500, 500), batch_norm=None):
+    """The seed GAN's G and D as ``torch.nn.Sequential``s: G = (Linear–BatchNorm–LeakyReLU(0.2))* –
+    Linear–Sigmoid, D = (Linear–LeakyReLU(0.2))* – Linear(→ 1). ``batch_norm`` is G's normalisation
+    class (default ``torch.nn.BatchNorm1d``)."""
+    nn = torch.nn
+    batch_norm = batch_norm or nn.BatchNorm1d
+    layers, width = [], z_dim
+    for w in g_hidden:
+        layers += [nn.Linear(width, w), batch_norm(w), nn.LeakyReLU(0.2)]
+        width = w
+    G = nn.Sequential(*layers, nn.Linear(width, data_dim), nn.Sigmoid())
+    layers, width = [], data_dim
+    for w in d_hidden:
+        layers += [nn.Linear(width, w), nn.LeakyReLU(0.2)]
+        width = w
+    return G, nn.Sequential(*layers, nn.Linear(width, 1))
+
+
 class TorchStep:
     """The seed GAN in PyTorch eager: ``nn.Linear``/``BatchNorm1d``/``LeakyReLU(0.2)``/``Sigmoid``,
     ``BCEWithLogitsLoss``, ``torch.optim.Adam`` with its defaults for the implementation (on CPU:
@@ -100,18 +118,8 @@ class TorchStep:
         self.device = torch.device(device)
         self.data = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)).to(self.device)
         self.batch_size, self.z_dim = batch_size, z_dim
-        layers, width = [], z_dim
-        for w in g_hidden:
-            layers += [nn.Linear(width, w), nn.BatchNorm1d(w), nn.LeakyReLU(0.2)]
-            width = w
-        layers += [nn.Linear(width, data.shape[1]), nn.Sigmoid()]
-        self.G = nn.Sequential(*layers).to(self.device)
-        layers, width = [], data.shape[1]
-        for w in d_hidden:
-            layers += [nn.Linear(width, w), nn.LeakyReLU(0.2)]
-            width = w
-        layers += [nn.Linear(width, 1)]
-        self.D = nn.Sequential(*layers).to(self.device)
+        G, D = torch_seed_gan(torch, data.shape[1], z_dim, g_hidden, d_hidden)
+        self.G, self.D = G.to(self.device), D.to(self.device)
         self.G_opt = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.D_opt = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
         self.loss = nn.BCEWithLogitsLoss()

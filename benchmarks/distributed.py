@@ -105,25 +105,15 @@ def _plan(rank, size, per_rank, global_):
 
 
 def minigan_worker(per_rank, global_, steps, warmup, rounds):
-    from benchmarks._systems import SEED_GAN, benchmark_data
+    from benchmarks._systems import MiniganStep, benchmark_data
     from minigan import distributed
-    from minigan.data import Dataset
-    from minigan.gan.trainer import TrainConfig, Trainer
 
     distributed.init(timeout=1800)
     rank, size = distributed.rank(), distributed.world_size()
-    dataset = Dataset(x=benchmark_data(), name="uniform", value_range=(0.0, 1.0), image_shape=(28, 28))
-
-    def trainer(batch, parallel):
-        config = TrainConfig(data="uniform", steps=10**9, batch_size=batch, z_dim=SEED_GAN["z_dim"],
-                             g_hidden=SEED_GAN["g_hidden"], d_hidden=SEED_GAN["d_hidden"], g_norm="batch",
-                             d_norm="none", loss="nonsaturating", optimizer="adam", lr=2e-4, betas=(0.5, 0.999),
-                             dtype="float32", seed=0)
-        return Trainer(config, dataset, progress=False, distributed=parallel).step
-
+    data = benchmark_data()
     items = []
     for mode, row_batch, batch in _plan(rank, size, per_rank, global_):
-        step = None if batch is None else trainer(batch, mode == "together")
+        step = None if batch is None else MiniganStep(data, batch, distributed=mode == "together").step
         items.append((mode, row_batch, step))
     return run_rounds(items, distributed.barrier, distributed.all_gather_object, steps, warmup, rounds)
 
@@ -177,7 +167,7 @@ def torch_worker(per_rank, global_, steps, warmup, rounds, port):
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    from benchmarks._systems import SEED_GAN, benchmark_data
+    from benchmarks._systems import SEED_GAN, benchmark_data, torch_seed_gan
 
     rank, size = _rank_and_size()
     torch.set_num_threads(1)
@@ -189,16 +179,8 @@ def torch_worker(per_rank, global_, steps, warmup, rounds, port):
     def gan_step(batch, parallel):
         """The step at ``batch`` rows on this rank: DDP with synchronised BatchNorm, or plain eager."""
         torch.manual_seed(rank)
-        layers, width = [], SEED_GAN["z_dim"]
-        for w in SEED_GAN["g_hidden"]:
-            layers += [nn.Linear(width, w), SyncBN(w) if parallel else nn.BatchNorm1d(w), nn.LeakyReLU(0.2)]
-            width = w
-        G = nn.Sequential(*layers, nn.Linear(width, data.shape[1]), nn.Sigmoid())
-        layers, width = [], data.shape[1]
-        for w in SEED_GAN["d_hidden"]:
-            layers += [nn.Linear(width, w), nn.LeakyReLU(0.2)]
-            width = w
-        D = nn.Sequential(*layers, nn.Linear(width, 1))
+        G, D = torch_seed_gan(torch, data.shape[1], SEED_GAN["z_dim"], SEED_GAN["g_hidden"], SEED_GAN["d_hidden"],
+                              batch_norm=SyncBN if parallel else None)
         G_run, D_run = (DDP(G), DDP(D)) if parallel else (G, D)  # DDP broadcasts rank 0's weights
         G_opt = torch.optim.Adam(G_run.parameters(), lr=2e-4, betas=(0.5, 0.999))
         D_opt = torch.optim.Adam(D_run.parameters(), lr=2e-4, betas=(0.5, 0.999))
