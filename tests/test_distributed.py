@@ -326,6 +326,33 @@ def test_distributed_without_mpi4py_says_what_to_install(tmp_path, capsys, monke
     assert not (tmp_path / "run").exists()
 
 
+def test_a_launcher_that_mpi_does_not_see_is_named(tmp_path, capsys, monkeypatch):
+    """mpiexec started two ranks, but mpi4py's MPI sees each process alone: another MPI's launcher."""
+    monkeypatch.setattr(distributed, "mpi_available", lambda: True)
+    monkeypatch.setattr(distributed, "init", lambda timeout=None: 1)
+    monkeypatch.setenv("PMI_SIZE", "2")
+    assert main(["train", "--distributed", "--steps", "2", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "the launcher started 2 ranks, but MPI sees this process alone" in err and not (tmp_path / "run").exists()
+
+
+def test_an_mpi4py_that_cannot_load_its_mpi_library_is_said_as_such(monkeypatch):
+    monkeypatch.setattr(distributed.world, "_world", distributed.world._World())
+    monkeypatch.setattr(distributed.world, "mpi_available", lambda: True)
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # its import fails, as with a missing libmpi
+    with pytest.raises(DistributedError, match="mpi4py is installed but could not load its MPI library"):
+        distributed.init()
+    assert not distributed.world.is_initialized()
+
+
+def test_an_unknown_gpu_collectives_path_is_refused_naming_the_choices(monkeypatch):
+    from minigan.distributed import collectives
+
+    monkeypatch.setenv("MINIGAN_GPU_COLLECTIVES", "gloo")
+    with pytest.raises(DistributedError, match="MINIGAN_GPU_COLLECTIVES='gloo': expected one of nccl, mpi, host"):
+        collectives._gpu_path()
+
+
 def test_started_by_mpiexec_without_distributed_is_refused(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PMI_SIZE", "2")
     assert main(["train", "--steps", "2", "--out", str(tmp_path / "run")]) == 2
