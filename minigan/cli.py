@@ -98,6 +98,9 @@ def _add_train_options(parser):
     a("--backend", choices=("numpy", "cupy"), default=d.backend, help="array backend (default numpy)")
     a("--dtype", choices=("float32", "float64"), default=d.dtype,
       help=f"floating-point type of the networks and data (default {d.dtype}; float64 for exactness checks)")
+    a("--static-step", action="store_true",
+      help="run each step over arrays allocated once, without building a graph (the same numbers bit for bit; "
+           "the plain GAN on NumPy only: see minigan.gan.static_step)")
     a("--distributed", action="store_true",
       help="data-parallel training over the ranks that `mpiexec -n R` starts (needs minigan[mpi]); --batch-size "
            "is the global batch, split across the ranks; rank 0 writes the run directory")
@@ -137,7 +140,7 @@ def _config_from_args(args):
         lr_decay=args.lr_decay, g_ema=args.g_ema, conditional=args.conditional, acgan_weight=args.acgan_weight,
         info_cat=args.info_cat, info_cont=args.info_cont, info_weight=args.info_weight,
         init=args.init, seed=args.seed, backend=args.backend, dtype=args.dtype, n_data=args.n_data,
-        log_every=args.log_every,
+        static_step=args.static_step, log_every=args.log_every,
         sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, eval_samples=args.eval_samples)
 
 

@@ -149,6 +149,18 @@ class Optimizer:
     def update(self, param, g, state, t, scratch):
         """Update the array ``param`` in place from its gradient ``g`` at step ``t`` (1-based), keeping
         buffers in the dict ``state``. ``scratch`` is an array like ``param`` free for temporaries."""
+        self.apply_update(param, g, state, scratch, *self.step_scalars(t))
+
+    def step_scalars(self, t):
+        """The numbers of the update rule that change from step to step (the learning rate, Adam's bias
+        corrections), for step ``t``: a tuple of floats, the arguments after ``scratch`` of
+        :meth:`apply_update`."""
+        return (self.hyper["lr"],)
+
+    def apply_update(self, param, g, state, scratch, *scalars):
+        """:meth:`update` with the step's numbers given: each a float, or a 1-element array of the
+        parameter's dtype read when the update runs (the static training step keeps them in one array
+        it rewrites each step, :mod:`minigan.gan.static_step`). In place, with no temporary array."""
         raise NotImplementedError
 
     def _kernel_step_following(self, params, states, steps):
@@ -326,7 +338,8 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov=True needs momentum > 0")
         super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
 
-    def update(self, param, g, state, t, scratch):
+    def apply_update(self, param, g, state, scratch, lr):
+        xp = backends.array_module(param)
         momentum = self.hyper["momentum"]
         if momentum:
             if "momentum_buffer" not in state:
@@ -342,11 +355,10 @@ class SGD(Optimizer):
             else:
                 g = buffer
         if g is scratch:
-            scratch *= self.hyper["lr"]
+            scratch *= lr
         else:
-            scratch[...] = self.hyper["lr"] * g
+            xp.multiply(g, lr, out=scratch)
         param -= scratch
-
 
     def _kernel_step(self, params, states, steps):
         h = self.hyper
@@ -366,7 +378,7 @@ class Adagrad(Optimizer):
         super().__init__(params, lr=lr, eps=eps, weight_decay=weight_decay,
                          initial_accumulator_value=initial_accumulator_value)
 
-    def update(self, param, g, state, t, scratch):
+    def apply_update(self, param, g, state, scratch, lr):
         xp = backends.array_module(param)
         if "sum" not in state:
             state["sum"] = xp.full(param.shape, self.hyper["initial_accumulator_value"], dtype=param.dtype)
@@ -374,7 +386,7 @@ class Adagrad(Optimizer):
         state["sum"] += scratch
         xp.sqrt(state["sum"], out=scratch)        # lr · g / (√s + ε), in this order
         scratch += self.hyper["eps"]
-        xp.divide(self.hyper["lr"] * g, scratch, out=scratch)
+        xp.divide(lr * g, scratch, out=scratch)
         param -= scratch
 
 
@@ -388,7 +400,12 @@ class Adam(Optimizer):
         super().__init__(params, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad)
 
-    def update(self, param, g, state, t, scratch):
+    def step_scalars(self, t):
+        """(lr / (1 − β₁ᵗ), √(1 − β₂ᵗ)): the step size and the bias correction of √v."""
+        h = self.hyper
+        return h["lr"] / (1 - h["beta1"] ** t), math.sqrt(1 - h["beta2"] ** t)
+
+    def apply_update(self, param, g, state, scratch, step_size, bias2_sqrt):
         h = self.hyper
         xp = backends.array_module(param)
         if "exp_avg" not in state:
@@ -407,13 +424,11 @@ class Adam(Optimizer):
         if h["amsgrad"]:
             xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]
-        bias1 = 1 - h["beta1"] ** t
-        bias2 = 1 - h["beta2"] ** t
         xp.sqrt(v, out=scratch)                           # θ ← θ − (lr / bias1) · m / (√v / √bias2 + ε)
-        scratch /= math.sqrt(bias2)
+        scratch /= bias2_sqrt
         scratch += h["eps"]
         xp.divide(m, scratch, out=scratch)
-        scratch *= h["lr"] / bias1
+        scratch *= step_size
         param -= scratch
 
     def _kernel_step(self, params, states, steps):
@@ -442,7 +457,7 @@ class RMSprop(Optimizer):
         super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                          centered=centered)
 
-    def update(self, param, g, state, t, scratch):
+    def apply_update(self, param, g, state, scratch, lr):
         h = self.hyper
         alpha, momentum = h["alpha"], h["momentum"]
         xp = backends.array_module(param)
@@ -473,7 +488,7 @@ class RMSprop(Optimizer):
             buffer = state["momentum_buffer"]
             buffer *= momentum                            # b ← μ b + g / d;  θ ← θ − lr · b
             buffer += scratch
-            xp.multiply(buffer, h["lr"], out=scratch)
+            xp.multiply(buffer, lr, out=scratch)
         else:
-            scratch *= h["lr"]                            # θ ← θ − lr · g / d
+            scratch *= lr                                 # θ ← θ − lr · g / d
         param -= scratch

@@ -67,6 +67,7 @@ class TrainConfig:
     seed: int = 0
     backend: str = "numpy"
     dtype: str = "float32"
+    static_step: bool = False     # run each step over buffers allocated once (minigan.gan.static_step)
     n_data: int = None            # samples drawn for the synthetic 2-D sets
     log_every: int = 50
     sample_every: int = 500

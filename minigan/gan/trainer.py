@@ -10,6 +10,8 @@ A run is split by concern, one module each:
 - :mod:`minigan.gan.step` — ``TrainingStep``: G, D, their optimizers, the batch and noise draws, and one
   step (``d_steps`` D updates, one G update);
 - :mod:`minigan.gan.checkpoint` — what a checkpoint holds, saving and restoring it;
+- :mod:`minigan.gan.static_step` — ``StaticStep``: the same step over arrays allocated once
+  (``static_step=True``; the same numbers, bit for bit);
 - :mod:`minigan.gan.parallel` — data-parallel runs over MPI ranks (``distributed=True``): each rank's
   share of the batch, synchronised BatchNorm, averaged gradients;
 - this module — ``Trainer``: the loop around the step (logging to ``metrics.jsonl``, sample pictures,
@@ -31,7 +33,7 @@ import numpy as np
 from minigan import backends, random
 from minigan import distributed as _distributed
 from minigan.autograd import no_grad
-from minigan.gan import checkpoint, parallel, plots
+from minigan.gan import checkpoint, parallel, plots, static_step
 from minigan.gan.config import LR_DECAYS, OPTIMIZERS, TrainConfig
 from minigan.gan.objectives import LOSSES as _OBJECTIVES
 from minigan.gan.progress import ProgressBar
@@ -116,12 +118,16 @@ class Trainer:
                 self.run_dir = None  # rank 0 alone writes
             if self.config.backend == "cupy":
                 _distributed.use_local_gpu()
+        if self.config.static_step:
+            static_step.check_supported(self.config, self.step_class, distributed)
         backends.set_backend(self.config.backend)
         random.seed(self.config.seed)
         self._sample_rng = np.random.default_rng([self.config.seed, _USER_SAMPLES])
         self.training_step = self.step_class(self.config, dataset)
         if distributed:
             parallel.make_data_parallel(self.training_step)
+        # What runs each step: the training step itself, or its static form over persistent buffers.
+        self._run_step = static_step.StaticStep(self.training_step) if self.config.static_step else self.training_step
         self.step_count = 0
         self.records = []
         self.evaluations = []
@@ -148,7 +154,7 @@ class Trainer:
     def step(self, grad_norms=True):
         """One training step (:class:`~minigan.gan.step.TrainingStep`); returns its record: losses, D's mean
         outputs and, if ``grad_norms``, the gradient norm of every weight (``train`` asks on logged steps)."""
-        self.last = self.training_step(self.step_count + 1, grad_norms)
+        self.last = self._run_step(self.step_count + 1, grad_norms)
         self.step_count += 1
         return self.last
 

@@ -5,10 +5,10 @@ At x = 0 (the kink) ReLU and LeakyReLU take the slope of the negative side, as P
 ``bias_leaky_relu`` adds a bias first, fused into one op on the CuPy backend.
 """
 
-from minigan import cuda, ops
+from minigan import backends, cuda, ops
 from minigan.autograd import OUTPUT
 from minigan.nn.module import Module
-from minigan.ops.namespace import namespace
+from minigan.ops.namespace import array_of, namespace
 from minigan.tensor import Tensor, check_same_backend
 
 
@@ -29,24 +29,43 @@ def leaky_relu(x, negative_slope=0.2):
     slope = xp.asarray(negative_slope, dtype=x.dtype)
     arithmetic = 0 <= negative_slope <= 1 and (1 - slope) + slope == 1
     if arithmetic:
-        out = x.data * slope
-        xp.maximum(out, x.data, out=out)
+        out = leaky_relu_arrays(x.data, slope)
     else:
         out = xp.where(x.data > 0, x.data, x.data * slope)
 
     def backward(g, needs, signed):
-        positive = signed > 0  # from a saved array: no mask is kept between the passes
-        if arithmetic:        # ([x > 0](1 − slope) + slope) · g, in one array
-            dx = positive * (1 - slope)
-            dx += slope
+        if arithmetic:
             if isinstance(g, Tensor):  # a constant factor times g, recorded
-                return (g * dx,)
-            dx *= g
-            return (dx,)
-        return (namespace(g).where(positive, g, g * slope),)
+                return (g * leaky_relu_factor(array_of(signed), slope, 1 - slope),)
+            return (leaky_relu_backward_arrays(g, signed, slope, 1 - slope),)
+        return (namespace(g).where(signed > 0, g, g * slope),)
 
     saved = (OUTPUT,) if negative_slope >= 0 else (x,)
     return Tensor._from_op(out, (x,), backward, "leaky_relu", saved=saved)
+
+
+def leaky_relu_arrays(x, slope, out=None):
+    """max(x, slope · x) on arrays (0 ≤ slope ≤ 1, a 0-d array of x's dtype), into ``out`` if given.
+    :func:`leaky_relu` and the static training step (:mod:`minigan.gan.static_step`) share it."""
+    xp = backends.array_module(x)
+    out = xp.multiply(x, slope, out=out)
+    return xp.maximum(out, x, out=out)
+
+
+def leaky_relu_factor(signed, slope, one_minus_slope, out=None, mask=None):
+    """[x > 0](1 − slope) + slope, from an array ``signed`` with x's signs (the output, saved: no mask is
+    kept between the passes), into ``out`` (with the mask in ``mask``) if given."""
+    xp = backends.array_module(signed)
+    factor = xp.multiply(xp.greater(signed, 0, out=mask), one_minus_slope, out=out)
+    factor += slope
+    return factor
+
+
+def leaky_relu_backward_arrays(g, signed, slope, one_minus_slope, out=None, mask=None):
+    """dx = ([x > 0](1 − slope) + slope) · g on arrays, in one array (``out`` if given)."""
+    dx = leaky_relu_factor(signed, slope, one_minus_slope, out, mask)
+    dx *= g
+    return dx
 
 
 def bias_leaky_relu(x, bias, negative_slope=0.2):
@@ -80,8 +99,7 @@ def relu(x):
 
     It saves its output: [x > 0] = [out > 0].
     """
-    xp = x.xp
-    out = xp.maximum(x.data, xp.asarray(0, dtype=x.dtype))
+    out = x.xp.maximum(x.data, x.xp.asarray(0, dtype=x.dtype))
 
     def backward(g, needs, out):
         return (g * (out > 0),)

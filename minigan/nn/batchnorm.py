@@ -48,7 +48,7 @@ Over several processes (data parallelism), ``minigan/nn/sync_batchnorm.py`` deri
 backward with the batch spread over the ranks: the two sums Σg and Σg x̂ become sums over every rank.
 """
 
-from minigan import autograd, cuda
+from minigan import autograd, backends, cuda
 from minigan.errors import ShapeError
 from minigan.nn.module import Module, Parameter
 from minigan.tensor import Tensor, check_same_backend, get_default_dtype
@@ -95,35 +95,86 @@ def batch_norm(x, weight, bias, running_mean, running_var, training, momentum=0.
     if _kernel_applies(x, weight, bias, running_mean, running_var, training):
         return _batch_norm_on_kernels(x, weight, bias, running_mean, running_var, training, momentum, eps, parents)
     if training:
-        mean = x.data.mean(axis=axes)
-        x_hat = x.data - _per_feature(mean, x.ndim)  # xᵢ − μ, normalised in place below
-        var = (x_hat * x_hat).mean(axis=axes)
-        _update_running_statistics(running_mean, running_var, mean, var, momentum, m)
+        out, mean, inv_std = train_forward_arrays(
+            x.data, axes, _data(weight), _data(bias), _data(running_mean), _data(running_var), momentum, eps)
     else:
         # A copy of the running mean (C numbers): a training-mode call before this op's backward
         # updates the buffer in place, and the backward must see the mean the forward used.
         mean, var = running_mean.data.copy(), running_var.data
         x_hat = x.data - _per_feature(mean, x.ndim)
-    inv_std = 1 / xp.sqrt(var + eps)
-    x_hat *= _per_feature(inv_std, x.ndim)
-    out = x_hat if weight is None else x_hat * _per_feature(weight.data, x.ndim)
-    del x_hat  # not kept for backward: it is recomputed there from x
-    if bias is not None:
-        out += _per_feature(bias.data, x.ndim)
+        inv_std = 1 / xp.sqrt(var + eps)
+        x_hat *= _per_feature(inv_std, x.ndim)
+        out = x_hat if weight is None else x_hat * _per_feature(weight.data, x.ndim)
+        del x_hat  # not kept for backward: it is recomputed there from x
+        if bias is not None:
+            out += _per_feature(bias.data, x.ndim)
     backward = _closed_form_backward(x.ndim, axes, m, mean, inv_std, training, eps,
                                      weight is not None, bias is not None)
     return Tensor._from_op(out, parents, backward, "batch_norm", saved=_saved(x, weight, training))
 
 
-def _update_running_statistics(running_mean, running_var, mean, var, momentum, m):
-    """running ← (1 − momentum) · running + momentum · batch statistic, in place, with the unbiased
-    variance σ² · m / (m − 1) of the m values per feature (the buffers that are None stay absent)."""
+def _data(t):
+    return None if t is None else t.data
+
+
+def train_forward_arrays(x, axes, weight, bias, running_mean, running_var, momentum, eps,
+                         out=None, mean=None, var=None, inv_std=None, square=None, per_feature=None):
+    """The training forward on arrays (γ, β and the running statistics arrays or None): returns
+    (y, μ, 1/σ) and updates the running statistics in place.
+
+    Every result and temporary goes into the buffer given for it (y and ``square`` shaped like x, the
+    rest (C,)), or into a new array where none is: :func:`batch_norm` passes none, the static training
+    step (:mod:`minigan.gan.static_step`) passes buffers that persist across steps — the same
+    operations in the same order either way, so the numbers are the same bit for bit."""
+    xp = backends.array_module(x)
+    m = x.size // x.shape[1]
+    mean = xp.mean(x, axis=axes, out=mean)
+    x_hat = xp.subtract(x, _per_feature(mean, x.ndim), out=out)  # xᵢ − μ, normalised in place below
+    var = xp.mean(xp.multiply(x_hat, x_hat, out=square), axis=axes, out=var)
+    _update_running_statistics(running_mean, running_var, mean, var, momentum, m, per_feature)
+    inv_std = xp.add(var, eps, out=inv_std)                       # 1 / √(σ² + ε)
+    xp.divide(1, xp.sqrt(inv_std, out=inv_std), out=inv_std)
+    x_hat *= _per_feature(inv_std, x.ndim)
+    if weight is not None:
+        x_hat *= _per_feature(weight, x.ndim)
+    if bias is not None:
+        x_hat += _per_feature(bias, x.ndim)
+    return x_hat, mean, inv_std
+
+
+def train_backward_arrays(g, x, weight, mean, inv_std, axes, needs_x,
+                          out=None, x_hat=None, sum_g=None, sum_g_x_hat=None, per_feature=None):
+    """The training backward on arrays: (∂ℓ/∂x or None unless ``needs_x``, Σ g x̂ = ∂ℓ/∂γ, Σ g = ∂ℓ/∂β),
+    the module docstring's closed form ∂ℓ/∂x = (γ/(m σ))(m g − Σg − x̂ Σ g x̂) with x̂ recomputed from x.
+    Buffers as in :func:`train_forward_arrays` (``out`` and ``x_hat`` shaped like x, the rest (C,))."""
+    xp = backends.array_module(g)
+    ndim, m = x.ndim, x.size // x.shape[1]
+    x_hat = xp.subtract(x, _per_feature(mean, ndim), out=x_hat)  # the forward's x̂, bit for bit
+    x_hat *= _per_feature(inv_std, ndim)
+    sum_g = xp.sum(g, axis=axes, out=sum_g)
+    sum_g_x_hat = xp.sum(xp.multiply(g, x_hat, out=out), axis=axes, out=sum_g_x_hat)
+    if not needs_x:
+        return None, sum_g_x_hat, sum_g
+    scale = inv_std if weight is None else xp.multiply(inv_std, weight, out=per_feature)
+    d_x = xp.multiply(g, m, out=out)
+    d_x -= _per_feature(sum_g, ndim)
+    x_hat *= _per_feature(sum_g_x_hat, ndim)
+    d_x -= x_hat
+    d_x *= _per_feature(xp.divide(scale, m, out=per_feature), ndim)
+    return d_x, sum_g_x_hat, sum_g
+
+
+def _update_running_statistics(running_mean, running_var, mean, var, momentum, m, scratch=None):
+    """running ← (1 − momentum) · running + momentum · batch statistic, in place on the arrays, with the
+    unbiased variance σ² · m / (m − 1) of the m values per feature (the buffers that are None stay
+    absent); the products go into ``scratch`` ((C,), or a new array when None)."""
+    xp = backends.array_module(mean)
     if running_mean is not None:
-        running_mean.data *= 1 - momentum
-        running_mean.data += momentum * mean
+        running_mean *= 1 - momentum
+        running_mean += xp.multiply(mean, momentum, out=scratch)
     if running_var is not None:
-        running_var.data *= 1 - momentum
-        running_var.data += (momentum * m / (m - 1)) * var
+        running_var *= 1 - momentum
+        running_var += xp.multiply(var, momentum * m / (m - 1), out=scratch)
 
 
 def _checked_parents(op, x, weight, bias, running_mean, running_var):
@@ -168,7 +219,10 @@ def _closed_form_backward(ndim, axes, m, mean, inv_std, training, eps, has_weigh
         return _per_feature(v, ndim)
 
     def backward(g, needs, x, weight):
-        if training and isinstance(g, Tensor):
+        if training and not isinstance(g, Tensor):
+            d_x, sum_g_x_hat, sum_g = train_backward_arrays(g, x, weight, mean, inv_std, axes, needs[0])
+            return _with_parameter_grads(d_x, sum_g_x_hat, sum_g, needs, has_weight, has_bias)
+        if training:
             centered = x - per_feature(x.mean(axis=axes))
             inv = 1 / ((centered * centered).mean(axis=axes) + eps) ** 0.5
             x_hat = centered * per_feature(inv)

@@ -8,10 +8,10 @@ import numbers
 
 import numpy as np
 
-from minigan import cuda, ops
+from minigan import backends, cuda, ops
 from minigan.errors import ShapeError
 from minigan.ops.broadcasting import constant_like
-from minigan.ops.elementwise import sigmoid_of
+from minigan.ops.elementwise import sigmoid_of, stable_sigmoid
 from minigan.ops.namespace import namespace
 from minigan.tensor import Tensor, check_same_backend
 
@@ -86,17 +86,37 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
     if _bce_kernel_applies(logits, target, reduction):
         return _bce_with_logits_on_kernel(logits, target, reduction)
     target = _target("binary_cross_entropy_with_logits", logits, target)
-    xp = logits.xp
-    z = logits.data
-    loss = xp.maximum(z, 0) - z * target.data + xp.log1p(xp.exp(-xp.abs(z)))
+    loss = bce_with_logits_arrays(logits.data, target.data)
 
     def backward(g, needs, z, t):
-        dz = g * (sigmoid_of(z) - t) if needs[0] else None
+        if needs[0]:
+            dz = g * (sigmoid_of(z) - t) if isinstance(g, Tensor) else bce_with_logits_backward_arrays(g, z, t)
         dt = -g * z if needs[1] else None
-        return dz, dt
+        return (dz if needs[0] else None), dt
 
     out = Tensor._from_op(loss, (logits, target), backward, "bce_with_logits", saved=(logits, target))
     return _reduce(out, reduction, "binary_cross_entropy_with_logits")
+
+
+def bce_with_logits_arrays(z, t, out=None, scratch=None):
+    """ℓ = max(z, 0) − z · t + log(1 + e^(−|z|)) elementwise on arrays (t an array or a number), into
+    ``out`` with ``scratch`` (both shaped like z) if given: the same operations in the same order either
+    way (the static training step, :mod:`minigan.gan.static_step`, passes buffers)."""
+    xp = backends.array_module(z)
+    loss = xp.maximum(z, 0, out=out)
+    loss -= xp.multiply(z, t, out=scratch)
+    term = xp.abs(z, out=scratch)
+    xp.log1p(xp.exp(xp.negative(term, out=term), out=term), out=term)
+    loss += term
+    return loss
+
+
+def bce_with_logits_backward_arrays(g, z, t, out=None):
+    """dz = g · (σ(z) − t) on arrays, into ``out`` if given."""
+    dz = stable_sigmoid(backends.array_module(z), z, out=out)
+    dz -= t
+    dz *= g
+    return dz
 
 
 def _bce_kernel_applies(logits, target, reduction):

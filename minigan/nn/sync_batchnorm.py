@@ -48,7 +48,7 @@ from minigan import distributed
 from minigan.backends import array_module
 from minigan.distributed import collectives
 from minigan.errors import ShapeError
-from minigan.nn.batchnorm import (BatchNorm1d, _checked_parents, _per_feature, _stat_axes, _update_running_statistics,
+from minigan.nn.batchnorm import (BatchNorm1d, _checked_parents, _data, _per_feature, _stat_axes, _update_running_statistics,
                                   _with_parameter_grads)
 from minigan.tensor import Tensor
 
@@ -101,7 +101,7 @@ def sync_batch_norm(x, weight, bias, running_mean, running_var, momentum=0.1, ep
     mean = (counts * means).sum(axis=0) / total
     spread = means - mean
     var = (m2s.sum(axis=0) + (counts * spread * spread).sum(axis=0)) / total
-    _update_running_statistics(running_mean, running_var, mean, var, momentum, total)
+    _update_running_statistics(_data(running_mean), _data(running_var), mean, var, momentum, total)
     inv_std = 1 / xp.sqrt(var + eps)
     x_hat = (x.data - _per_feature(mean, x.ndim)) * _per_feature(inv_std, x.ndim)
     out = x_hat if weight is None else x_hat * _per_feature(weight.data, x.ndim)

@@ -1,0 +1,215 @@
+"""The static training step (minigan.gan.static_step): the eager step's numbers, bit for bit, over arrays
+allocated once; no array allocated after the warm-up step; what it cannot run refused by name."""
+
+import json
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from minigan.data import load_dataset
+from minigan.gan import static_step
+from minigan.gan.step import TrainingDiverged, TrainingStep
+from minigan.gan.trainer import TrainConfig, Trainer
+
+SMALL = dict(g_hidden=(48, 32), d_hidden=(40, 24))
+CONFIGS = {
+    "seed GAN, float32": dict(data="digits", **SMALL),
+    "float64, BN in D, packs, minimax, smoothing": dict(data="digits", dtype="float64", d_norm="batch", pack=2,
+                                                        loss="minimax", label_smoothing=0.1, **SMALL),
+    "RMSprop, lr decay, d_steps 2, G_ema": dict(data="ring8", optimizer="rmsprop", lr_decay="linear", d_steps=2,
+                                                g_ema=0.99),
+    "SGD momentum, tanh and ReLU": dict(data="ring8", optimizer="sgd", g_activation="tanh", d_activation="relu"),
+    "sigmoid units, BN in both, G_ema": dict(data="ring8", g_activation="sigmoid", d_norm="batch", g_ema=0.9),
+    "no normalisation in G": dict(data="ring8", g_norm="none", batch_size=30),
+}
+
+
+def _state(trainer):
+    return {k: np.asarray(v) for k, v in trainer.state().items() if hasattr(v, "shape")}
+
+
+def _run(kw, static, steps=7):
+    trainer = Trainer(TrainConfig(steps=steps, static_step=static, **kw), load_dataset(kw["data"], seed=0),
+                      progress=False)
+    records = [trainer.step(grad_norms=i % 3 == 0) for i in range(steps)]
+    return trainer, records
+
+
+def _assert_same_state(a, b):
+    sa, sb = _state(a), _state(b)
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        if key != "config":
+            assert np.array_equal(sa[key], sb[key]), key
+
+
+@pytest.fixture
+def eager_calls(monkeypatch):
+    """How many steps ran eagerly (the warm-ups)."""
+    calls = []
+    run = TrainingStep.__call__
+
+    def counted(self, *args, **kwargs):
+        calls.append(args[0])
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(TrainingStep, "__call__", counted)
+    return calls
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_static_step_gives_the_eager_numbers_bit_for_bit(name, eager_calls):
+    eager, eager_records = _run(CONFIGS[name], static=False)
+    del eager_calls[:]
+    static, static_records = _run(CONFIGS[name], static=True)
+    assert eager_calls == [1]  # the warm-up; the six later steps ran static
+    assert static_records == eager_records  # losses, D's outputs and gradient norms, to the last bit
+    _assert_same_state(static, eager)  # weights, optimizer state, running statistics, G_ema, random state
+
+
+def test_parameter_gradients_are_views_of_the_optimizers_flat_array():
+    trainer, _ = _run(CONFIGS["seed GAN, float32"], static=True, steps=3)
+    for opt in (trainer.G_opt, trainer.D_opt):
+        for p in opt.params:
+            assert np.shares_memory(p.grad, opt._flat["grad"])
+
+
+def test_a_step_after_its_warm_up_allocates_no_array():
+    """tracemalloc over ``run`` (the step's arithmetic, after ``prepare`` drew its inputs): the traced peak
+    stays under 3 KiB above the start while every array of this model is 4 KiB or more (batch 512 and
+    widths 512 in float64; D's outputs (512, 1)). NumPy's ufuncs allocate an iterator buffer of
+    ``bufsize`` elements for broadcast operands (freed at once, the eager step's ops too): shrunk to 16
+    elements here so that it does not hide an array."""
+    kw = dict(data="ring8", batch_size=512, g_hidden=(512, 512), d_hidden=(512, 512), dtype="float64",
+              d_norm="batch", g_ema=0.9, d_steps=2)
+    trainer, _ = _run(kw, static=True, steps=2)
+    st = trainer._run_step
+    smallest = min(a.nbytes for a in _arrays_of(st) if a.ndim >= 1 and a.size > 2)
+    assert smallest >= 4096
+    old = np.setbufsize(16)
+    tracemalloc.start()
+    try:
+        peaks, growth = [], []
+        for step in (3, 4, 5):
+            st.prepare(step)
+            start = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            st.run(step, grad_norms=False)
+            now, peak = tracemalloc.get_traced_memory()
+            peaks.append(peak - start)
+            growth.append(now - start)
+    finally:
+        tracemalloc.stop()
+        np.setbufsize(old)
+    assert max(peaks) < 3072, peaks
+    assert growth[-1] <= 0, growth
+
+
+def _arrays_of(st):
+    """Every array the static step allocated (its inputs, layer buffers, losses)."""
+    arrays = list(st.reals) + list(st.zs) + [st.noise64, st.report]
+    for slots in (st.g_slots, st.d_real_slots, st.d_fake_slots):
+        for slot in slots:
+            arrays += [a for a in vars(slot).values()]
+    for loss in (st.real_loss, st.fake_loss, st.g_loss):
+        arrays += [loss.loss, loss.scratch, loss.grad]
+    return arrays
+
+
+def test_prepare_allocates_only_the_real_batch_index():
+    """Generator.integers has no out=: each real batch's index vector (B int64) is the step's one array."""
+    kw = dict(data="ring8", batch_size=1024, g_hidden=(64,), d_hidden=(64,), dtype="float64")
+    trainer, _ = _run(kw, static=True, steps=2)
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        trainer._run_step.prepare(3)
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    assert 1024 * 8 <= peak < 1024 * 8 + 3072
+
+
+def test_a_resumed_static_run_continues_exactly(tmp_path):
+    kw = CONFIGS["float64, BN in D, packs, minimax, smoothing"]
+    straight, records = _run(kw, static=False, steps=8)
+    first, _ = _run(kw, static=True, steps=4)
+    first.save_checkpoint(str(tmp_path / "c.npz"))
+    resumed = Trainer.from_checkpoint(str(tmp_path / "c.npz"), progress=False)
+    assert resumed.config.static_step
+    later = [resumed.step(grad_norms=i % 3 == 0) for i in range(4, 8)]
+    assert later == records[4:]
+    _assert_same_state(resumed, straight)
+
+
+def test_replacing_the_arrays_mid_run_rebuilds_the_buffers(eager_calls):
+    """A state loaded into the same trainer replaces the parameters' and optimizers' arrays: the next
+    step warms up again (eagerly) on the new arrays, and the run goes on as an eager one does."""
+    kw = CONFIGS["RMSprop, lr decay, d_steps 2, G_ema"]
+    runs = []
+    for static in (False, True):
+        trainer, _ = _run(kw, static=static, steps=3)
+        saved = trainer.state()
+        trainer.step()
+        trainer.load_state(saved)
+        runs.append([trainer.step(grad_norms=False) for _ in range(3)])
+        runs.append(_state(trainer))
+    assert runs[2] == runs[0]
+    assert 4 in eager_calls[-3:]  # the static run's step 4 warmed up again
+    assert all(np.array_equal(runs[3][k], runs[1][k]) for k in runs[1] if k != "config")
+
+
+def test_a_nan_loss_stops_the_static_step():
+    trainer, _ = _run(CONFIGS["seed GAN, float32"], static=True, steps=2)
+    trainer.D.head.weight.data[...] = np.nan
+    with pytest.raises(TrainingDiverged, match="step 3: the discriminator loss is nan"):
+        trainer.step()
+
+
+def test_hooks_are_refused_by_name():
+    kw = CONFIGS["seed GAN, float32"]
+    trainer = Trainer(TrainConfig(steps=3, static_step=True, **kw), load_dataset("digits", seed=0), progress=False)
+    trainer.G[0].register_forward_hook(lambda module, args, out: None)
+    with pytest.raises(ValueError, match=r"G's module '0' \(Dense\) has hooks"):
+        trainer.step()
+
+
+@pytest.mark.parametrize("change, named", [
+    (dict(loss="wasserstein", gp=10.0), ["loss='wasserstein'", "gp=10.0"]),
+    (dict(optimizer="adagrad"), ["optimizer='adagrad'"]),
+    (dict(g_norm="instance"), ["g_norm='instance'"]),
+    (dict(conditional="concat"), ["conditional='concat'"]),
+    (dict(feature_matching=True, minibatch_kernels=5), ["feature_matching=True", "minibatch_kernels=5"]),
+    (dict(backend="cupy"), ["backend='cupy'"]),
+])
+def test_what_it_cannot_run_is_refused_before_the_run(change, named):
+    config = TrainConfig(static_step=True, **change)
+    with pytest.raises(ValueError) as caught:
+        static_step.check_supported(config)
+    for text in named:
+        assert text in str(caught.value)
+    assert "static_step=False" in str(caught.value)
+
+
+def test_a_study_step_class_is_refused():
+    class Study(TrainingStep):
+        pass
+
+    class StudyTrainer(Trainer):
+        step_class = Study
+
+    with pytest.raises(ValueError, match="step_class=Study"):
+        StudyTrainer(TrainConfig(steps=2, static_step=True, data="ring8"), load_dataset("ring8", seed=0),
+                     progress=False)
+
+
+def test_the_cli_trains_with_static_step(tmp_path):
+    from minigan.cli import main
+
+    assert main(["train", "--data", "ring8", "--n-data", "200", "--steps", "4", "--static-step", "--quiet",
+                 "--out", str(tmp_path / "run"), "--log-every", "2", "--eval-samples", "200"]) == 0
+
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["static_step"] is True
