@@ -51,6 +51,31 @@ def load_torch():
     return torch, None
 
 
+def load_jax(threads=None):
+    """(jax, None) if JAX imports (its CPU backend started), else (None, the reason).
+
+    XLA sizes its CPU thread pool once, when the backend starts, from the cores the process may run on
+    (no flag of JAX 0.10 limits it: ``--xla_cpu_multi_thread_eigen=false`` left it at two threads on two
+    cores). So with ``threads`` N, the backend is started while the process is allowed N cores only, and
+    the affinity is restored afterwards: XLA then runs N threads, as NumPy's BLAS and PyTorch are given."""
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    try:
+        if threads and allowed and threads < len(allowed) and "jax" not in sys.modules:
+            os.sched_setaffinity(0, set(sorted(allowed)[:threads]))
+        import jax  # noqa: PLC0415
+
+        jax.numpy.zeros(1).block_until_ready()  # start the backend (and size its pool) now
+    except ImportError as exc:
+        return None, f"JAX is not installed ({exc}); {BENCH_EXTRA_HINT}"
+    except Exception as exc:
+        return None, f"import jax failed ({type(exc).__name__}: {exc})"
+    finally:
+        if allowed:
+            os.sched_setaffinity(0, allowed)
+    return jax, None
+
+
 def load_cupy():
     """(cupy, None) if CuPy and a usable GPU are present, else (None, the reason) — minigan's own check."""
     from minigan.backends import load_cupy as _load
@@ -493,9 +518,10 @@ def measure_systems(systems, skipped, batch_size, args, references=("pytorch",))
             "peak_bytes": peak, "memory_method": method,
         }
     s = result["systems"]
-    for other in references:
-        if "minigan" in s and other in s:
-            result["ratios"][f"minigan/{other}"] = s["minigan"]["median_ms"] / s[other]["median_ms"]
+    for subject in ("minigan", "minigan_static"):
+        for other in references:
+            if subject in s and other in s:
+                result["ratios"][f"{subject}/{other}"] = s[subject]["median_ms"] / s[other]["median_ms"]
     return result
 
 

@@ -41,10 +41,11 @@ class _ArrayStep:
 
 
 class MiniganStep(_ArrayStep):
-    label = "minigan"
+    """``Trainer.step()``; ``static=True``: with ``static_step`` (:mod:`minigan.gan.static_step`), the same
+    numbers over arrays allocated once."""
 
     def __init__(self, data, batch_size, backend="numpy", z_dim=100, g_hidden=(500, 500), d_hidden=(500, 500),
-                 seed=0, distributed=False):
+                 seed=0, distributed=False, static=False):
         from minigan.data import Dataset
         from minigan.gan.trainer import TrainConfig, Trainer
 
@@ -55,10 +56,11 @@ class MiniganStep(_ArrayStep):
         config = TrainConfig(data="uniform", steps=10**9, batch_size=batch_size, z_dim=z_dim, g_hidden=tuple(g_hidden),
                              d_hidden=tuple(d_hidden), g_norm="batch", d_norm="none", loss="nonsaturating",
                              d_steps=1, optimizer="adam", lr=2e-4, betas=(0.5, 0.999), dtype="float32",
-                             backend=backend, seed=seed)
+                             backend=backend, seed=seed, static_step=static)
         self.trainer = Trainer(config, dataset, run_dir=None, progress=False, distributed=distributed)
         self.backend = backend
-        self.name = f"minigan ({backend})"
+        self.label = "minigan_static" if static else "minigan"
+        self.name = f"minigan static step ({backend})" if static else f"minigan ({backend})"
         self._cupy = _common.load_cupy()[0] if backend == "cupy" else None
 
     def step(self):
@@ -174,17 +176,215 @@ class TorchStep:
         return _common.torch_cpu_peak(self.torch, self.step)
 
 
+class JaxStep:
+    """The seed GAN in JAX, the whole step one ``jax.jit``-compiled function (XLA fuses its elementwise
+    work): the batch and noise drawn inside it (``jax.random``), G with batch statistics updating its
+    running statistics, D on the real and on the fake rows in two calls, BCE with logits, the D update, then
+    the G update differentiating G's parameters only (D's weights are constants there, so XLA computes no
+    D weight gradients: the work minigan and PyTorch do with D frozen), Adam written out as PyTorch's
+    (lr 2e-4, betas (0.5, 0.999), ε 1e-8, bias-corrected), float32. The step returns the losses, the mean
+    σ(D(x)) and σ(D(G(z))) and every Linear weight gradient's norm (in float32, inside the step), read back
+    to the host in one transfer — what ``Trainer.step`` returns. Weights start as PyTorch's Linear does
+    (uniform ±1/√fan_in). JAX on the CPU backend; its memory is XLA's, not measured here."""
+
+    label = "jax"
+
+    def __init__(self, jax, data, batch_size, z_dim=100, g_hidden=(500, 500), d_hidden=(500, 500), seed=0):
+        jnp = jax.numpy
+        self.jax = jax
+        key = jax.random.PRNGKey(seed)
+        data = jnp.asarray(np.ascontiguousarray(data, dtype=np.float32))
+        dim = data.shape[1]
+
+        def linear(key, fan_in, fan_out):
+            bound = 1.0 / np.sqrt(fan_in)
+            k1, k2 = jax.random.split(key)
+            return (jax.random.uniform(k1, (fan_in, fan_out), jnp.float32, -bound, bound),
+                    jax.random.uniform(k2, (fan_out,), jnp.float32, -bound, bound))
+
+        widths_g, widths_d = [z_dim, *g_hidden, dim], [dim, *d_hidden, 1]
+        keys = jax.random.split(key, len(widths_g) + len(widths_d))
+        G = {"linear": [linear(keys[i], widths_g[i], widths_g[i + 1]) for i in range(len(widths_g) - 1)],
+             "bn": [(jnp.ones(w, jnp.float32), jnp.zeros(w, jnp.float32)) for w in g_hidden]}
+        D = {"linear": [linear(keys[len(widths_g) + i], widths_d[i], widths_d[i + 1])
+                        for i in range(len(widths_d) - 1)]}
+        running = [(jnp.zeros(w, jnp.float32), jnp.ones(w, jnp.float32)) for w in g_hidden]
+        zeros = lambda tree: jax.tree_util.tree_map(jnp.zeros_like, tree)  # noqa: E731
+        self.state = {"G": G, "D": D, "running": running, "G_adam": (zeros(G), zeros(G)),
+                      "D_adam": (zeros(D), zeros(D)), "t": jnp.zeros((), jnp.int32), "key": keys[-1]}
+        lr, beta1, beta2, eps, slope, momentum, bn_eps = 2e-4, 0.5, 0.999, 1e-8, 0.2, 0.1, 1e-5
+
+        def leaky(x):
+            return jnp.maximum(x, slope * x)
+
+        def generate(G, running, z):
+            h, new_running = z, []
+            for (W, b), (gamma, beta), (mean_run, var_run) in zip(G["linear"], G["bn"], running):
+                h = h @ W + b
+                mean, var = h.mean(axis=0), h.var(axis=0)
+                m = h.shape[0]
+                new_running.append(((1 - momentum) * mean_run + momentum * mean,
+                                    (1 - momentum) * var_run + momentum * var * m / (m - 1)))
+                h = leaky((h - mean) * jax.lax.rsqrt(var + bn_eps) * gamma + beta)
+            W, b = G["linear"][-1]
+            return jax.nn.sigmoid(h @ W + b), new_running
+
+        def judge(D, x):
+            for W, b in D["linear"][:-1]:
+                x = leaky(x @ W + b)
+            W, b = D["linear"][-1]
+            return x @ W + b
+
+        def bce(logits, target):
+            return jnp.mean(jnp.maximum(logits, 0) - logits * target + jnp.log1p(jnp.exp(-jnp.abs(logits))))
+
+        def adam(params, grads, moments, t):
+            m, v = moments
+            m = jax.tree_util.tree_map(lambda m, g: beta1 * m + (1 - beta1) * g, m, grads)
+            v = jax.tree_util.tree_map(lambda v, g: beta2 * v + (1 - beta2) * g * g, v, grads)
+            step_size = lr / (1 - beta1 ** t)
+            root = jnp.sqrt(1 - beta2 ** t)
+            params = jax.tree_util.tree_map(lambda p, m, v: p - step_size * m / (jnp.sqrt(v) / root + eps),
+                                            params, m, v)
+            return params, (m, v)
+
+        def weight_norms(grads):
+            return [jnp.sqrt(jnp.sum(W * W)) for W, _ in grads["linear"]]
+
+        def update(state, real, z_fake, z):
+            """One step on a given real batch and noise (D's, then G's): the new state and the statistics."""
+            t = (state["t"] + 1).astype(jnp.float32)
+            fake, running = generate(state["G"], state["running"], z_fake)
+            fake = jax.lax.stop_gradient(fake)
+
+            def d_loss(D):
+                r, f = judge(D, real), judge(D, fake)
+                return bce(r, 1.0) + bce(f, 0.0), (r, f)
+
+            (d_value, (r, f)), d_grads = jax.value_and_grad(d_loss, has_aux=True)(state["D"])
+            D, D_adam = adam(state["D"], d_grads, state["D_adam"], t)
+
+            def g_loss(G):
+                out, new_running = generate(G, running, z)
+                return bce(judge(D, out), 1.0), new_running
+
+            (g_value, running), g_grads = jax.value_and_grad(g_loss, has_aux=True)(state["G"])
+            G, G_adam = adam(state["G"], g_grads, state["G_adam"], t)
+            stats = jnp.stack([d_value, g_value, jax.nn.sigmoid(r).mean(), jax.nn.sigmoid(f).mean(),
+                               *weight_norms(d_grads), *weight_norms(g_grads)])
+            new = {"G": G, "D": D, "running": running, "G_adam": G_adam, "D_adam": D_adam, "t": state["t"] + 1,
+                   "key": state["key"]}
+            return new, stats
+
+        def step(state):
+            key, k_index, k_fake, k_g = jax.random.split(state["key"], 4)
+            real = data[jax.random.randint(k_index, (batch_size,), 0, data.shape[0])]
+            new, stats = update(state, real, jax.random.normal(k_fake, (batch_size, z_dim)),
+                                jax.random.normal(k_g, (batch_size, z_dim)))
+            return dict(new, key=key), stats
+
+        self.update = update  # for check_jax_matches_minigan
+        self._step = jax.jit(step, donate_argnums=0)
+        self.name = f"JAX {jax.__version__} jit (cpu)"
+
+    def step(self):
+        self.state, stats = self._step(self.state)
+        values = np.asarray(stats).tolist()  # one transfer, as minigan's record and PyTorch's .tolist()
+        return {"d_loss": values[0], "g_loss": values[1], "d_real": values[2], "d_fake": values[3],
+                "grad_norms": values[4:]}
+
+    def sync(self):
+        """Nothing to wait for: ``step`` already read its results back to the host."""
+
+    def peak_memory(self):
+        return None, "not measured (XLA's CPU allocator is not visible to tracemalloc)"
+
+
+def check_jax_matches_minigan(jax, batch_size=16, tolerance=2e-4):
+    """Run one step of minigan (its static step, whose inputs are visible after ``prepare``) and of
+    :class:`JaxStep`'s ``update`` from the same weights on the same real batch and noise, in float32, on a
+    small seed GAN; the worst relative difference of the statistics and of the updated weights and running
+    statistics (each over the whole array: max |a − b| / max |b|). Raises if one exceeds ``tolerance``
+    (float32 rounding through a step, two libraries' GEMMs and transcendentals)."""
+    arch = {"z_dim": 8, "g_hidden": (32, 24), "d_hidden": (24, 16)}
+    data = benchmark_data(n=256, dim=16)
+    minigan = MiniganStep(data, batch_size, static=True, **arch)
+    minigan.step()  # the warm-up: the static step runs from the second step on
+    trainer = minigan.trainer
+    st = trainer._run_step
+    peer = JaxStep(jax, data, batch_size, **arch)
+    jnp = jax.numpy
+    dense_g = [m for m in trainer.G if type(m).__name__ == "Dense"]
+    norms_g = [m for m in trainer.G if type(m).__name__ == "BatchNorm1d"]
+    dense_d = [m for m in trainer.D.body if type(m).__name__ == "Dense"] + [trainer.D.head]
+
+    def pairs(layers):
+        return [(jnp.asarray(m.weight.data), jnp.asarray(m.bias.data)) for m in layers]
+
+    def moments(opt, layers):
+        names = {id(p): i for i, p in enumerate(opt.params)}
+        return tuple([(jnp.asarray(opt.state[names[id(m.weight)]][k]), jnp.asarray(opt.state[names[id(m.bias)]][k]))
+                      for m in layers] for k in ("exp_avg", "exp_avg_sq"))
+
+    g_m, g_v = moments(trainer.G_opt, dense_g)
+    bn_m, bn_v = moments(trainer.G_opt, norms_g)
+    d_m, d_v = moments(trainer.D_opt, dense_d)
+    state = {"G": {"linear": pairs(dense_g), "bn": pairs(norms_g)}, "D": {"linear": pairs(dense_d)},
+             "running": [(jnp.asarray(m.running_mean.data), jnp.asarray(m.running_var.data)) for m in norms_g],
+             "G_adam": ({"linear": g_m, "bn": bn_m}, {"linear": g_v, "bn": bn_v}),
+             "D_adam": ({"linear": d_m}, {"linear": d_v}), "t": jnp.asarray(trainer.G_opt.state[0]["step"], jnp.int32),
+             "key": peer.state["key"]}
+    st.prepare(2)
+    new, stats = peer.update(state, jnp.asarray(st.reals[0]), jnp.asarray(st.zs[0]), jnp.asarray(st.zs[1]))
+    record = st.run(2, grad_norms=True)
+    trainer.step_count += 1
+    worst = {}
+
+    def compare(name, ours, theirs):
+        theirs = np.asarray(theirs, dtype=np.float64)
+        scale = max(float(np.max(np.abs(theirs))), 1e-30)
+        worst[name] = max(worst.get(name, 0.0), float(np.max(np.abs(np.asarray(ours, np.float64) - theirs))) / scale)
+
+    stats = np.asarray(stats)
+    compare("statistics", [record["d_loss"], record["g_loss"], record["d_real"], record["d_fake"]], stats[:4])
+    compare("weight gradient norms", list(record["grad_norms"].values()), stats[4:])
+    for layers, trees in ((dense_g, new["G"]["linear"]), (norms_g, new["G"]["bn"]), (dense_d, new["D"]["linear"])):
+        for m, (w, b) in zip(layers, trees):
+            compare("weights", m.weight.data, w)
+            compare("weights", m.bias.data, b)
+    for m, (mean, var) in zip(norms_g, new["running"]):
+        compare("running statistics", m.running_mean.data, mean)
+        compare("running statistics", m.running_var.data, var)
+    bad = {k: v for k, v in worst.items() if not v <= tolerance}
+    if bad:
+        raise AssertionError(f"the JAX peer's step differs from minigan's beyond {tolerance}: {bad}")
+    return worst
+
+
 def build_systems(data, batch_size, backend, torch=None, torch_reason=None, include=("minigan", "pytorch", "floor"),
-                  threads=None, **arch):
+                  threads=None, jax=None, jax_reason=None, **arch):
     """The systems to compare, and {label: reason} for those skipped.
 
-    ``backend`` "numpy": minigan and the floor on NumPy, PyTorch on the CPU. "cupy": minigan and the
-    floor on CuPy, PyTorch on CUDA.
+    ``backend`` "numpy": minigan and the floor on NumPy, PyTorch on the CPU, JAX on the CPU. "cupy":
+    minigan and the floor on CuPy, PyTorch on CUDA (JAX is not compared there). ``include`` may also name
+    "minigan_static" (minigan's static step) and "jax".
     """
     arch = {**SEED_GAN, **arch}
     systems, skipped = [], {}
     if "minigan" in include:
         systems.append(MiniganStep(data, batch_size, backend, **arch))
+    if "minigan_static" in include:
+        if backend == "numpy":
+            systems.append(MiniganStep(data, batch_size, backend, static=True, **arch))
+        else:
+            skipped["minigan_static"] = "the static step runs on NumPy (its CUDA-graph replay is not built yet)"
+    if "jax" in include:
+        if jax is None:
+            skipped["jax"] = jax_reason or "JAX not requested"
+        elif backend != "numpy":
+            skipped["jax"] = "JAX is compared on the CPU only"
+        else:
+            systems.append(JaxStep(jax, data, batch_size, **arch))
     if "pytorch" in include:
         if torch is None:
             skipped["pytorch"] = torch_reason or "PyTorch not requested"

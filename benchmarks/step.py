@@ -1,8 +1,9 @@
-"""Time ONE training step of the seed GAN: minigan vs PyTorch eager vs a hand-written NumPy floor.
+"""Time ONE training step of the seed GAN: minigan (eager and static step) vs PyTorch eager vs JAX's jitted
+step vs a hand-written NumPy floor.
 
     python -m benchmarks.step [--backend numpy|cupy] [--batch-sizes 64,256,1024,4096] [--repeats N]
                               [--warmup N] [--budget-s S] [--threads N] [--gap-ms MS] [--out DIR]
-                              [--json PATH] [--check] [--no-torch] [--profile N]
+                              [--json PATH] [--check] [--no-torch] [--no-jax] [--profile N]
 
 The workload (:mod:`benchmarks._systems`): G = Dense(100→500)–BN–LeakyReLU(0.2)–Dense(500→500)–
 BN–LeakyReLU–Dense(500→784)–sigmoid, D = Dense(784→500)–LeakyReLU–Dense(500→500)–LeakyReLU–
@@ -28,11 +29,15 @@ Measured, per batch size, in one process:
 - **peak memory** of one further step of each system, measured as :mod:`benchmarks._common` says (the
   method is printed next to each number): memory newly allocated during the step, at its peak.
 
-The systems: (a) minigan's ``Trainer.step()``; (b) PyTorch eager, on the CPU with
-``torch.set_num_threads(<cores>)`` (or CUDA with ``--backend cupy``), when PyTorch imports — otherwise
-skipped with the reason (``pip install "minigan[bench]"``); (c) :class:`benchmarks.numpy_floor.FloorGAN`.
-``--check`` first verifies in float64 that the floor computes the same step as minigan
-(:func:`benchmarks.numpy_floor.check_floor_matches_minigan`).
+The systems: (a) minigan's ``Trainer.step()``; (a') the same with ``static_step=True`` (NumPy only:
+:mod:`minigan.gan.static_step`, the same numbers over arrays allocated once); (b) PyTorch eager, on the
+CPU with ``torch.set_num_threads(<threads>)`` (or CUDA with ``--backend cupy``), when PyTorch imports —
+otherwise skipped with the reason (``pip install "minigan[bench]"``); (c) JAX, the whole step one
+``jax.jit`` function (:class:`benchmarks._systems.JaxStep`; CPU only; its XLA thread pool sized to
+``--threads`` by starting it under that many cores), when JAX imports; (d)
+:class:`benchmarks.numpy_floor.FloorGAN`. ``--check`` first verifies in float64 that the floor computes
+the same step as minigan (:func:`benchmarks.numpy_floor.check_floor_matches_minigan`) and, with JAX, in
+float32 that the JAX step does (:func:`benchmarks._systems.check_jax_matches_minigan`).
 
 Output: a table per batch size and a summary, a JSON file of everything (``--json``, else
 ``DIR/step_<backend>.json`` with ``--out``, else in the temporary directory; the path is printed), and
@@ -49,7 +54,7 @@ import pstats
 import sys
 
 from benchmarks import _common
-from benchmarks._systems import SEED_GAN, MiniganStep, benchmark_data, build_systems
+from benchmarks._systems import SEED_GAN, MiniganStep, benchmark_data, build_systems, check_jax_matches_minigan
 from benchmarks.numpy_floor import check_floor_matches_minigan
 
 
@@ -60,30 +65,37 @@ def parse_args(argv=None):
     _common.add_timing_arguments(parser, "64,256,1024,4096", "step_<backend>.json",
                                  check_help="verify the floor against minigan (float64) first",
                                  profile_help="cProfile N minigan steps at the first batch size and print the top functions")
+    parser.add_argument("--no-jax", action="store_true", help="leave out the JAX peer (CPU only)")
     return _common.parse_timing_arguments(parser, argv, smallest_batch=2, why="BatchNorm needs batches of at least 2")
+
+
+SYSTEMS = ("minigan", "minigan_static", "pytorch", "jax", "floor")
 
 
 def measure_batch_size(data, batch_size, args, torch, torch_reason):
     """Build the systems for one batch size, time them interleaved, measure memory; return a dict."""
-    systems, skipped = build_systems(data, batch_size, args.backend, torch, torch_reason, threads=args.threads)
-    return _common.measure_systems(systems, skipped, batch_size, args, references=("pytorch", "floor"))
+    systems, skipped = build_systems(data, batch_size, args.backend, torch, torch_reason, include=SYSTEMS,
+                                     threads=args.threads, jax=args.jax, jax_reason=args.jax_reason)
+    return _common.measure_systems(systems, skipped, batch_size, args, references=("pytorch", "jax", "floor"))
 
 
 def summary_rows(results):
-    header = ["batch", "minigan ms", "PyTorch ms", "floor ms", "minigan/PyTorch", "minigan/floor",
-              "minigan MB", "PyTorch MB", "floor MB"]
+    header = ["batch", "minigan ms", "static ms", "PyTorch ms", "JAX ms", "floor ms", "minigan/PyTorch",
+              "static/PyTorch", "minigan/JAX", "static/JAX", "static/floor", "minigan MB", "static MB", "PyTorch MB",
+              "floor MB"]
     rows = []
     for r in results:
-        s = r["systems"]
+        s, ratios = r["systems"], r["ratios"]
 
         def get(label, key):
             return s[label][key] if label in s else None
 
-        rows.append([r["batch_size"], _common.fmt_ms(get("minigan", "median_ms")),
-                     _common.fmt_ms(get("pytorch", "median_ms")), _common.fmt_ms(get("floor", "median_ms")),
-                     _common.fmt_ratio(r["ratios"].get("minigan/pytorch")),
-                     _common.fmt_ratio(r["ratios"].get("minigan/floor")), _common.fmt_mb(get("minigan", "peak_bytes")),
-                     _common.fmt_mb(get("pytorch", "peak_bytes")), _common.fmt_mb(get("floor", "peak_bytes"))])
+        rows.append([r["batch_size"], *[_common.fmt_ms(get(label, "median_ms")) for label in SYSTEMS],
+                     *[_common.fmt_ratio(ratios.get(k)) for k in ("minigan/pytorch", "minigan_static/pytorch",
+                                                                   "minigan/jax", "minigan_static/jax",
+                                                                   "minigan_static/floor")],
+                     *[_common.fmt_mb(get(label, "peak_bytes")) for label in ("minigan", "minigan_static", "pytorch",
+                                                                             "floor")]])
     return header, rows
 
 
@@ -121,6 +133,14 @@ def main(argv=None):
         torch, torch_reason = _common.load_torch()
     if torch is None:
         print(f"PyTorch comparison skipped: {torch_reason}")
+    args.jax, args.jax_reason = None, "--no-jax was given"
+    if args.backend == "numpy" and not args.no_jax:
+        args.jax, args.jax_reason = _common.load_jax(args.threads)
+        if args.jax is None:
+            print(f"JAX comparison skipped: {args.jax_reason}")
+    if args.check and args.jax is not None:
+        payload["check_jax"] = {"tolerance": 2e-4, "worst_relative_errors": check_jax_matches_minigan(args.jax)}
+        print(f"JAX peer = minigan's step from the same weights and draws: {payload['check_jax']}")
     threads = _common.configure_threads(args.threads, torch if args.backend == "numpy" else None)
     args.gap_s = _common.default_gap_s(args.gap_ms, threads["threads"],
                                        mixed=torch is not None and args.backend == "numpy")

@@ -1,5 +1,5 @@
-"""Smoke test of the benchmark suite: it runs, its hand-fused NumPy floor equals minigan's step, and
-the WGAN-GP critic step of benchmarks.gradient_penalty equals PyTorch's (when PyTorch is installed).
+"""Smoke test of the benchmark suite: it runs, its hand-fused NumPy floor equals minigan's step, so does
+its JAX peer (when JAX is installed), and the WGAN-GP critic step of benchmarks.gradient_penalty equals PyTorch's (when PyTorch is installed).
 
 No timing is asserted anywhere: speed is measured by ``python -m benchmarks.step`` and recorded in
 benchmarks/RESULTS.md.
@@ -46,6 +46,19 @@ def test_gradient_penalty_benchmark_runs_without_pytorch(tmp_path):
     assert "--check skipped" in result.stdout
     payload = json.loads(out.read_text())
     assert payload["results"][0]["systems"]["minigan"]["median_ms"] > 0
+
+
+def test_the_jax_peer_computes_minigans_step():
+    """The JAX peer of benchmarks.step (the whole step under jax.jit), from minigan's weights and on minigan's
+    draws, gives minigan's statistics and updated weights to float32 rounding (skipped without JAX)."""
+    pytest.importorskip("jax")
+    from benchmarks import _common
+    from benchmarks._systems import check_jax_matches_minigan
+
+    jax, reason = _common.load_jax()
+    assert jax is not None, reason
+    worst = check_jax_matches_minigan(jax)
+    assert set(worst) == {"statistics", "weight gradient norms", "weights", "running statistics"}
 
 
 @pytest.mark.torch
