@@ -37,7 +37,8 @@ otherwise skipped with the reason (``pip install "minigan[bench]"``); (c) JAX, t
 ``--threads`` by starting it under that many cores), when JAX imports; (d)
 :class:`benchmarks.numpy_floor.FloorGAN`. ``--check`` first verifies in float64 that the floor computes
 the same step as minigan (:func:`benchmarks.numpy_floor.check_floor_matches_minigan`) and, with JAX, in
-float32 that the JAX step does (:func:`benchmarks._systems.check_jax_matches_minigan`).
+float32 that the JAX step does (:func:`benchmarks._systems.check_jax_matches_minigan`); (e) the step's
+matrix products alone (:class:`benchmarks._systems.GemmStep`), the bound no implementation can go under.
 
 Output: a table per batch size and a summary, a JSON file of everything (``--json``, else
 ``DIR/step_<backend>.json`` with ``--out``, else in the temporary directory; the path is printed), and
@@ -69,20 +70,20 @@ def parse_args(argv=None):
     return _common.parse_timing_arguments(parser, argv, smallest_batch=2, why="BatchNorm needs batches of at least 2")
 
 
-SYSTEMS = ("minigan", "minigan_static", "pytorch", "jax", "floor")
+SYSTEMS = ("minigan", "minigan_static", "pytorch", "jax", "floor", "gemm")
 
 
 def measure_batch_size(data, batch_size, args, torch, torch_reason):
     """Build the systems for one batch size, time them interleaved, measure memory; return a dict."""
     systems, skipped = build_systems(data, batch_size, args.backend, torch, torch_reason, include=SYSTEMS,
                                      threads=args.threads, jax=args.jax, jax_reason=args.jax_reason)
-    return _common.measure_systems(systems, skipped, batch_size, args, references=("pytorch", "jax", "floor"))
+    return _common.measure_systems(systems, skipped, batch_size, args, references=("pytorch", "jax", "floor", "gemm"))
 
 
 def summary_rows(results):
-    header = ["batch", "minigan ms", "static ms", "PyTorch ms", "JAX ms", "floor ms", "minigan/PyTorch",
-              "static/PyTorch", "minigan/JAX", "static/JAX", "static/floor", "minigan MB", "static MB", "PyTorch MB",
-              "floor MB"]
+    header = ["batch", "minigan ms", "static ms", "PyTorch ms", "JAX ms", "floor ms", "GEMMs ms", "minigan/PyTorch",
+              "static/PyTorch", "minigan/JAX", "static/JAX", "minigan/GEMMs", "static/GEMMs", "minigan MB",
+              "static MB", "PyTorch MB", "floor MB"]
     rows = []
     for r in results:
         s, ratios = r["systems"], r["ratios"]
@@ -93,7 +94,7 @@ def summary_rows(results):
         rows.append([r["batch_size"], *[_common.fmt_ms(get(label, "median_ms")) for label in SYSTEMS],
                      *[_common.fmt_ratio(ratios.get(k)) for k in ("minigan/pytorch", "minigan_static/pytorch",
                                                                    "minigan/jax", "minigan_static/jax",
-                                                                   "minigan_static/floor")],
+                                                                   "minigan/gemm", "minigan_static/gemm")],
                      *[_common.fmt_mb(get(label, "peak_bytes")) for label in ("minigan", "minigan_static", "pytorch",
                                                                              "floor")]])
     return header, rows

@@ -51,7 +51,7 @@ import math
 
 import numpy as np
 
-from minigan import backends, cuda
+from minigan import backends, cpu, cuda
 from minigan.errors import BackendError, DTypeError, ShapeError
 from minigan.profiler import record
 from minigan.serialization import load_npz, save_npz
@@ -341,6 +341,10 @@ class SGD(Optimizer):
     def apply_update(self, param, g, state, scratch, lr):
         xp = backends.array_module(param)
         momentum = self.hyper["momentum"]
+        buffer = state.get("momentum_buffer")
+        if (not momentum or buffer is not None) and cpu.use_fused("optimizer", param, g, *([buffer] if momentum else [])):
+            cpu.sgd_update(param, g, buffer if momentum else None, momentum, self.hyper["nesterov"], lr)
+            return
         if momentum:
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = g.copy()
@@ -414,6 +418,11 @@ class Adam(Optimizer):
             if h["amsgrad"]:
                 state["max_exp_avg_sq"] = xp.zeros_like(param)
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        max_v = state.get("max_exp_avg_sq")
+        if cpu.use_fused("optimizer", param, g, m, v, *([max_v] if h["amsgrad"] else [])):
+            cpu.adam_update(param, g, m, v, max_v if h["amsgrad"] else None, h["beta1"], h["beta2"], h["eps"],
+                            step_size, bias2_sqrt)
+            return
         m *= h["beta1"]                                   # m ← β₁ m + (1 − β₁) g
         xp.multiply(g, 1 - h["beta1"], out=scratch)
         m += scratch
@@ -468,6 +477,12 @@ class RMSprop(Optimizer):
             if momentum > 0:
                 state["momentum_buffer"] = xp.zeros_like(param)
         square_avg = state["square_avg"]
+        grad_avg, buffer = state.get("grad_avg"), state.get("momentum_buffer")
+        optional = [a for a in (grad_avg, buffer) if a is not None]
+        if cpu.use_fused("optimizer", param, g, square_avg, *optional):
+            cpu.rmsprop_update(param, g, square_avg, grad_avg if h["centered"] else None,
+                               buffer if momentum > 0 else None, alpha, h["eps"], momentum, lr)
+            return
         square_avg *= alpha                               # s ← α s + (1 − α) g²
         xp.multiply(g, g, out=scratch)
         scratch *= 1 - alpha

@@ -1,4 +1,5 @@
-"""Which fused kernel families are switched on: each is on by default and used on the CuPy backend only.
+"""Which fused kernel families are switched on: each is on by default, used on the CuPy backend by the
+CUDA kernels and on NumPy arrays by the fused CPU kernels of :mod:`minigan.cpu` (when numba is installed).
 
 The families (one ``.cu`` source each in ``kernels/``):
 
@@ -12,8 +13,8 @@ A family is switched off, in order of precedence, by ``with minigan.cuda.kernels
 (for the block only), ``minigan.cuda.set_kernels_enabled("batchnorm", False)`` (from then on), or the
 ``MINIGAN_KERNELS`` environment variable read when minigan is imported: ``0`` switches every family
 off, ``1`` or nothing leaves them all on, and a comma-separated list of names switches those off
-(``MINIGAN_KERNELS=batchnorm,optimizer``). Switched off, a layer runs the same plain CuPy ops as on
-NumPy. On the NumPy backend nothing here changes anything.
+(``MINIGAN_KERNELS=batchnorm,optimizer``). Switched off, a layer runs the plain array ops, on CuPy as on
+NumPy. (The CPU has no "bce_with_logits" kernel: there the switch changes nothing.)
 """
 
 import contextlib

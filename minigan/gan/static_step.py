@@ -47,7 +47,8 @@ profile see no ops (there are none on the tape); ``minigan.record`` regions stil
 
 from types import SimpleNamespace
 
-from minigan import backends, random
+from minigan import backends, cpu, random
+from minigan.cuda import toggles
 from minigan.gan.step import TrainingStep, check_finite, weight_grad_norms
 from minigan.nn import BatchNorm1d, Dense, LeakyReLU, ReLU, Sigmoid, Tanh
 from minigan.nn.activations import leaky_relu_arrays, leaky_relu_backward_arrays
@@ -109,6 +110,7 @@ class _Dense:
 
     def __init__(self, module, grads, xp):
         self.xp = xp
+        self.module = module
         self.weight = module.weight.data
         self.bias = None if module.bias is None else module.bias.data
         self.grads = grads  # (dW, db) in the optimizer's flat gradient array, or None (G_ema)
@@ -140,6 +142,42 @@ class _Dense:
                 if self.bias is not None:
                     total_bias += d_bias
         return xp.matmul(g, slot.transposed, out=slot.dx) if needs_x else None
+
+
+class _DenseLeakyReLU(_Dense):
+    """A Dense layer and the LeakyReLU after it, fused (the "bias_leaky_relu" family of :mod:`minigan.cpu`):
+    the matrix product y = x W, then one pass for max(s(y + b), y + b); backward one pass for
+    d = ∂ℓ/∂(y + b) = ([out > 0](1 − s) + s) g and its column sums ∂ℓ/∂b, then dW = xᵀ d and dx = d Wᵀ —
+    ``linear`` and ``leaky_relu``'s numbers."""
+
+    def __init__(self, module, grads, xp, activation):
+        super().__init__(module, grads, xp)
+        self.slope = activation.negative_slope
+        self.bias_scratch = xp.empty_like(self.bias)  # ∂ℓ/∂b when no gradient is kept
+
+    def slot(self, rows):
+        slot = super().slot(rows)
+        slot.product, slot.d_product = self.xp.empty_like(slot.out), self.xp.empty_like(slot.out)
+        return slot
+
+    def forward(self, slot, x):
+        self.xp.matmul(x, self.weight, out=slot.product)
+        return cpu.bias_leaky_relu_forward(slot.product, self.bias, self.slope, slot.out)
+
+    def backward(self, slot, x, g, grads, needs_x):
+        xp = self.xp
+        if grads is None:
+            d_bias = self.bias_scratch
+        else:
+            d_weight, d_bias = self.grads if grads == SET else self.sums
+        d = cpu.bias_leaky_relu_backward(g, slot.out, self.slope, slot.d_product, d_bias)[0]
+        if grads is not None:
+            xp.matmul(x.T, d, out=d_weight)
+            if grads == ADD:
+                total_weight, total_bias = self.grads
+                total_weight += d_weight
+                total_bias += d_bias
+        return xp.matmul(d, slot.transposed, out=slot.dx) if needs_x else None
 
 
 class _BatchNorm:
@@ -230,10 +268,20 @@ class _Network:
         if optimizer is not None:
             flat = optimizer._flat
             grads = {id(p): view for p, view in zip(optimizer.params, flat["grads"])}
-        self.layers, self.modules = [], list(modules)
+        self.layers, modules = [], list(modules)
         dtype = None
-        for module in self.modules:
-            if isinstance(module, Dense):
+        fuse = False  # the next module is fused into the layer before it
+        for module, following in zip(modules, modules[1:] + [None]):
+            if fuse:
+                fuse = False
+                continue
+            if isinstance(module, Dense) and module.bias is not None and type(following) is LeakyReLU and (
+                    _supports_leaky_slope(following) and cpu.use_fused("bias_leaky_relu", module.weight.data)):
+                dtype = module.weight.dtype
+                self.layers.append(_DenseLeakyReLU(module, None if optimizer is None else (
+                    grads[id(module.weight)], grads[id(module.bias)]), xp, following))
+                fuse = True
+            elif isinstance(module, Dense):
                 dtype = module.weight.dtype
                 pair = None if optimizer is None else (grads[id(module.weight)],
                                                        None if module.bias is None else grads[id(module.bias)])
@@ -262,7 +310,8 @@ class _Network:
 
     def current(self):
         """True while every array the layers were bound to is still the one its module holds."""
-        for layer, module in zip(self.layers, self.modules):
+        for layer in self.layers:
+            module = getattr(layer, "module", None)
             if isinstance(layer, _Dense):
                 if module.weight.data is not layer.weight or (layer.bias is not None
                                                               and module.bias.data is not layer.bias):
@@ -365,11 +414,12 @@ class StaticStep:
         for opt in (ts.G_opt, ts.D_opt):  # the gradients live in the flat array: .grad shows them
             for p, view in zip(opt.params, opt._flat["grads"]):
                 p.grad = view
+        self.switches = dict(toggles._enabled)  # the kernel families on when the layers were chosen
         self.built = True
 
     def _current(self):
         ts = self.training
-        if not self.built:
+        if not self.built or toggles._enabled != self.switches:
             return False
         for opt in (ts.G_opt, ts.D_opt):
             if not (opt._flat_is_current() and opt._can_step_flat()):

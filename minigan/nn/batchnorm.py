@@ -48,7 +48,7 @@ Over several processes (data parallelism), ``minigan/nn/sync_batchnorm.py`` deri
 backward with the batch spread over the ranks: the two sums Σg and Σg x̂ become sums over every rank.
 """
 
-from minigan import autograd, backends, cuda
+from minigan import autograd, backends, cpu, cuda
 from minigan.errors import ShapeError
 from minigan.nn.module import Module, Parameter
 from minigan.tensor import Tensor, check_same_backend, get_default_dtype
@@ -125,7 +125,14 @@ def train_forward_arrays(x, axes, weight, bias, running_mean, running_var, momen
     Every result and temporary goes into the buffer given for it (y and ``square`` shaped like x, the
     rest (C,)), or into a new array where none is: :func:`batch_norm` passes none, the static training
     step (:mod:`minigan.gan.static_step`) passes buffers that persist across steps — the same
-    operations in the same order either way, so the numbers are the same bit for bit."""
+    operations in the same order either way, so the numbers are the same bit for bit. On (N, C) NumPy
+    arrays with the fused CPU kernels on (:mod:`minigan.cpu`) the same arithmetic runs in three passes
+    (``square`` and ``per_feature`` then go unused)."""
+    if bias is not None and (running_mean is None) == (running_var is None) and _fused(
+            x, weight, bias, running_mean, running_var):
+        return cpu.batchnorm_forward(x, weight, bias, running_mean, running_var, momentum, eps,
+                                     *_buffers((out, x.shape), (mean, weight.shape), (var, weight.shape),
+                                               (inv_std, weight.shape), like=x))
     xp = backends.array_module(x)
     m = x.size // x.shape[1]
     mean = xp.mean(x, axis=axes, out=mean)
@@ -146,7 +153,11 @@ def train_backward_arrays(g, x, weight, mean, inv_std, axes, needs_x,
                           out=None, x_hat=None, sum_g=None, sum_g_x_hat=None, per_feature=None):
     """The training backward on arrays: (∂ℓ/∂x or None unless ``needs_x``, Σ g x̂ = ∂ℓ/∂γ, Σ g = ∂ℓ/∂β),
     the module docstring's closed form ∂ℓ/∂x = (γ/(m σ))(m g − Σg − x̂ Σ g x̂) with x̂ recomputed from x.
-    Buffers as in :func:`train_forward_arrays` (``out`` and ``x_hat`` shaped like x, the rest (C,))."""
+    Buffers as in :func:`train_forward_arrays` (``out`` and ``x_hat`` shaped like x, the rest (C,)); fused
+    into two passes like the forward."""
+    if _fused(g, weight, x, mean, inv_std):
+        return cpu.batchnorm_backward(g, x, weight, mean, inv_std, needs_x,
+                                      *_buffers((out, x.shape), (sum_g, mean.shape), (sum_g_x_hat, mean.shape), like=x))
     xp = backends.array_module(g)
     ndim, m = x.ndim, x.size // x.shape[1]
     x_hat = xp.subtract(x, _per_feature(mean, ndim), out=x_hat)  # the forward's x̂, bit for bit
@@ -162,6 +173,22 @@ def train_backward_arrays(g, x, weight, mean, inv_std, axes, needs_x,
     d_x -= x_hat
     d_x *= _per_feature(xp.divide(scale, m, out=per_feature), ndim)
     return d_x, sum_g_x_hat, sum_g
+
+
+def _fused(x, weight, *others):
+    """Whether the fused CPU kernels (:mod:`minigan.cpu`, family "batchnorm") take this call: (N, C) NumPy
+    arrays of one dtype, γ given (β and the running statistics both given or both absent: the caller's
+    ``others``, None ones left out), every array contiguous."""
+    if x.ndim != 2 or weight is None:
+        return False
+    arrays = [x, weight] + [a for a in others if a is not None]
+    return all(a.dtype == x.dtype for a in arrays) and cpu.use_fused("batchnorm", *arrays)
+
+
+def _buffers(*wanted, like):
+    """Each (buffer, shape) as the buffer, or a new array of that shape and ``like``'s dtype when None."""
+    return [backends.array_module(like).empty(shape, like.dtype) if buffer is None else buffer
+            for buffer, shape in wanted]
 
 
 def _update_running_statistics(running_mean, running_var, mean, var, momentum, m, scratch=None):

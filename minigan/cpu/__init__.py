@@ -1,0 +1,139 @@
+"""Fused CPU kernels: the kernel families of ``kernels/*.cu`` written for NumPy arrays, compiled by numba.
+
+Each plain NumPy op makes one pass over memory; a BatchNorm forward is seven of them, an Adam update
+thirteen, each with its temporary. A fused kernel makes the few passes the math needs, with no
+temporary, and computes each element with the same float operations in the same order as the plain
+ops, so its results are the plain path's **bit for bit** (``tests/test_cpu_kernels.py`` checks every
+family against it with the kernels switched off). The families:
+
+- ``"batchnorm"``: BatchNorm's training forward — three passes: the column sums, then Σ(x − μ)², then
+  y = ((x − μ)/σ)γ + β with the running statistics updated — and its backward — two passes: Σg and
+  Σg x̂, then ∂ℓ/∂x = (γ/(m σ))(m g − Σg − x̂ Σg x̂) — on C-contiguous (N, C) arrays; the sums add the rows
+  in order, as NumPy's reductions over axis 0 do, and μ = Σx / N is divided in float64, as ``np.mean``
+  divides (by an ``intp`` count);
+- ``"bias_leaky_relu"``: a Dense layer's bias and the LeakyReLU after it, y = max(s(xW + b), xW + b)
+  in one pass after the matrix product, and ∂ℓ/∂(xW + b) with Σₙ of it (the bias gradient) in one — in
+  the static training step (:mod:`minigan.gan.static_step`); an eager step keeps ``linear`` and
+  ``leaky_relu`` as the two ops of its graph on the CPU, the graph a student draws and reads;
+- ``"optimizer"``: the Adam, SGD and RMSprop updates in one pass over the flat buffers (the all-at-once
+  path of :mod:`minigan.optim`).
+
+BCE with logits has no CPU kernel: its arrays are D's (N, 1) outputs, a few hundred numbers, where a
+kernel saves nothing measurable (``benchmarks/RESULTS.md``).
+
+Switches: the CUDA families' own (:mod:`minigan.cuda.toggles`: ``minigan.cuda.kernels_disabled("batchnorm")``,
+``set_kernels_enabled``, ``MINIGAN_KERNELS``), one set for both backends. A family is used on NumPy
+arrays when it is on and numba imports (``pip install "minigan[fused]"``); without numba every layer
+runs the plain NumPy ops, which stay the readable path and the reference. numba compiles each kernel
+the first time it runs (about a second, cached on disk after that) for each dtype.
+"""
+
+import numpy as np
+
+from minigan.cuda import toggles
+
+_numba = None  # the kernels module once numba has loaded; False when it cannot
+
+
+def compiled():
+    """The compiled kernels (:mod:`minigan.cpu.numba_kernels`), or None when numba is not installed or
+    does not load (the plain NumPy ops then run)."""
+    global _numba
+    if _numba is None:
+        try:
+            import minigan.cpu.numba_kernels as module
+        except Exception:  # not installed, or a numba that does not match this NumPy
+            module = False
+        _numba = module
+    return _numba or None
+
+
+def use_fused(family, *arrays):
+    """True when every one of ``arrays`` is a NumPy float32/float64 array, C-contiguous, ``family`` is
+    switched on and numba has loaded: the layers' one question on the CPU."""
+    if not toggles._enabled[family]:
+        return False
+    for array in arrays:
+        if type(array) is not np.ndarray or array.dtype.kind != "f" or not array.flags.c_contiguous:
+            return False
+    return compiled() is not None
+
+
+def status():
+    """One line on the fused CPU kernels: in use (numba's version) or why not."""
+    kernels = compiled()
+    if kernels is None:
+        return 'plain NumPy ops (numba is not installed: pip install "minigan[fused]")'
+    off = [f for f in toggles.FAMILIES if not toggles._enabled[f]]
+    return f"numba {kernels.numba.__version__} kernels" + (f" ({', '.join(off)} switched off)" if off else "")
+
+
+def _flat(array):
+    """A C-contiguous array as the 1-D view the optimizer kernels index."""
+    return array.reshape(-1)
+
+
+def _scalar(value, dtype):
+    """A number, or a 1-element array (the static step's), as a scalar of ``dtype`` (as NumPy casts a
+    Python float that meets an array of that dtype)."""
+    return dtype.type(value[0] if isinstance(value, np.ndarray) else value)
+
+
+# ----------------------------------------------------------------------------------- batchnorm
+def batchnorm_forward(x, weight, bias, running_mean, running_var, momentum, eps, out, mean, var, inv_std):
+    """``train_forward_arrays`` of :mod:`minigan.nn.batchnorm`, fused; every argument an array (the
+    running statistics may be None, both or neither)."""
+    t = x.dtype.type
+    m = x.shape[0]
+    track = running_mean is not None
+    dummy = mean if not track else None
+    compiled().batchnorm_forward(
+        x, weight, bias, running_mean if track else dummy, running_var if track else dummy, track,
+        t(1 - momentum), t(momentum), t(momentum * m / (m - 1)), t(eps), t(1), out, mean, var, inv_std)
+    return out, mean, inv_std
+
+
+def batchnorm_backward(g, x, weight, mean, inv_std, needs_x, out, sum_g, sum_g_x_hat):
+    """``train_backward_arrays``, fused: (∂ℓ/∂x or None, Σ g x̂, Σ g)."""
+    compiled().batchnorm_backward(g, x, weight, mean, inv_std, needs_x, g.dtype.type(x.shape[0]), out, sum_g,
+                                       sum_g_x_hat)
+    return (out if needs_x else None), sum_g_x_hat, sum_g
+
+
+# ----------------------------------------------------------------------------- bias_leaky_relu
+def bias_leaky_relu_forward(y, bias, slope, out):
+    """out = max(s (y + b), y + b) for the matrix product y (N, C) and the bias b (C,)."""
+    compiled().bias_leaky_relu_forward(y, bias, y.dtype.type(slope), out)
+    return out
+
+
+def bias_leaky_relu_backward(g, out, slope, d_y, d_bias):
+    """∂ℓ/∂(xW + b) = ([out > 0](1 − s) + s) g into ``d_y`` and its column sums (∂ℓ/∂b) into ``d_bias``."""
+    t = g.dtype.type
+    slope = t(slope)
+    compiled().bias_leaky_relu_backward(g, out, slope, t(1) - slope, t(0), d_y, d_bias)
+    return d_y, d_bias
+
+
+# ----------------------------------------------------------------------------------- optimizer
+def adam_update(param, g, m, v, max_v, beta1, beta2, eps, step_size, bias2_sqrt):
+    """Adam's update (``minigan.optim.Adam.apply_update``) in one pass; ``max_v`` None without AMSGrad."""
+    t, flat = param.dtype.type, _flat
+    compiled().adam(flat(param), flat(g), flat(m), flat(v), flat(max_v if max_v is not None else v),
+                         max_v is not None, t(beta1), t(1 - beta1), t(beta2), t(1 - beta2), t(eps),
+                         _scalar(step_size, param.dtype), _scalar(bias2_sqrt, param.dtype))
+
+
+def sgd_update(param, g, buffer, momentum, nesterov, lr):
+    """SGD's update with an existing momentum buffer (or none: ``buffer`` None) in one pass."""
+    t, flat = param.dtype.type, _flat
+    compiled().sgd(flat(param), flat(g), flat(buffer if buffer is not None else g), buffer is not None,
+                        t(momentum), nesterov, _scalar(lr, param.dtype))
+
+
+def rmsprop_update(param, g, square_avg, grad_avg, buffer, alpha, eps, momentum, lr):
+    """RMSprop's update (centered when ``grad_avg`` is given, with momentum when ``buffer`` is) in one pass."""
+    t, flat = param.dtype.type, _flat
+    compiled().rmsprop(flat(param), flat(g), flat(square_avg), flat(grad_avg if grad_avg is not None else square_avg),
+                            grad_avg is not None, flat(buffer if buffer is not None else square_avg),
+                            buffer is not None, t(alpha), t(1 - alpha), t(eps), t(momentum), _scalar(lr, param.dtype))

@@ -1,0 +1,146 @@
+"""The fused CPU kernels, compiled by numba (imported only by :func:`minigan.cpu.numba_kernels`).
+
+Each loop computes every element with the float operations of the plain NumPy code it replaces, in the
+same order and in the array's dtype (every constant arrives as a scalar of that dtype, as NumPy casts a
+Python number that meets an array), so the results are the same bits; no ``fastmath`` (which would let
+LLVM reorder or contract them). Sums over the batch add the rows in order, as NumPy's reduction over
+axis 0 of a C-contiguous array does, starting from the first row.
+"""
+
+import numba
+import numpy as np
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")  # x / 0 gives inf or NaN, as in NumPy
+
+
+@_jit
+def _maximum(a, b):
+    """``np.maximum`` of two floats: NaN if either is NaN."""
+    return a if (a >= b or a != a) else b
+
+
+# ----------------------------------------------------------------------------------- batchnorm
+@_jit
+def _column_mean(x, mean, out_sum):
+    """mean[c] = (Σᵢ x[i, c]) / N, the sum in x's dtype and the division in float64 (``np.mean``)."""
+    n, c = x.shape
+    for j in range(c):
+        out_sum[j] = x[0, j]
+    for i in range(1, n):
+        for j in range(c):
+            out_sum[j] += x[i, j]
+    for j in range(c):
+        mean[j] = np.float64(out_sum[j]) / np.float64(n)
+
+
+@_jit
+def batchnorm_forward(x, weight, bias, running_mean, running_var, track, one_minus_momentum, momentum,
+                      momentum_unbiased, eps, one, out, mean, var, inv_std):
+    n, c = x.shape
+    _column_mean(x, mean, inv_std)                    # (inv_std holds the sums for now)
+    for j in range(c):                                # σ² = mean of (x − μ)², Σ in x's dtype
+        t = x[0, j] - mean[j]
+        inv_std[j] = t * t
+    for i in range(1, n):
+        for j in range(c):
+            t = x[i, j] - mean[j]
+            inv_std[j] += t * t
+    for j in range(c):
+        var[j] = np.float64(inv_std[j]) / np.float64(n)
+    if track:
+        for j in range(c):
+            running_mean[j] = running_mean[j] * one_minus_momentum + mean[j] * momentum
+            running_var[j] = running_var[j] * one_minus_momentum + var[j] * momentum_unbiased
+    for j in range(c):
+        inv_std[j] = one / np.sqrt(var[j] + eps)
+    for i in range(n):
+        for j in range(c):
+            out[i, j] = (x[i, j] - mean[j]) * inv_std[j] * weight[j] + bias[j]
+
+
+@_jit
+def batchnorm_backward(g, x, weight, mean, inv_std, needs_x, m, out, sum_g, sum_g_x_hat):
+    n, c = x.shape
+    for j in range(c):
+        sum_g[j] = g[0, j]
+        sum_g_x_hat[j] = g[0, j] * ((x[0, j] - mean[j]) * inv_std[j])
+    for i in range(1, n):
+        for j in range(c):
+            sum_g[j] += g[i, j]
+            sum_g_x_hat[j] += g[i, j] * ((x[i, j] - mean[j]) * inv_std[j])
+    if not needs_x:
+        return
+    for i in range(n):
+        for j in range(c):
+            x_hat = (x[i, j] - mean[j]) * inv_std[j]
+            out[i, j] = (g[i, j] * m - sum_g[j] - x_hat * sum_g_x_hat[j]) * (inv_std[j] * weight[j] / m)
+
+
+# ----------------------------------------------------------------------------- bias_leaky_relu
+@_jit
+def bias_leaky_relu_forward(y, bias, slope, out):
+    n, c = y.shape
+    for i in range(n):
+        for j in range(c):
+            t = y[i, j] + bias[j]
+            out[i, j] = _maximum(t * slope, t)
+
+
+@_jit
+def bias_leaky_relu_backward(g, out, slope, one_minus_slope, zero, d_y, d_bias):
+    n, c = g.shape
+    for i in range(n):
+        for j in range(c):
+            d_y[i, j] = ((one_minus_slope if out[i, j] > 0 else zero) + slope) * g[i, j]
+    for j in range(c):
+        d_bias[j] = d_y[0, j]
+    for i in range(1, n):
+        for j in range(c):
+            d_bias[j] += d_y[i, j]
+
+
+# ----------------------------------------------------------------------------------- optimizer
+@_jit
+def adam(param, g, m, v, max_v, amsgrad, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, step_size, bias2_sqrt):
+    for i in range(param.size):
+        gi = g[i]
+        mi = m[i] * beta1 + gi * one_minus_beta1
+        vi = v[i] * beta2 + gi * gi * one_minus_beta2
+        m[i] = mi
+        v[i] = vi
+        if amsgrad:
+            vi = _maximum(max_v[i], vi)
+            max_v[i] = vi
+        param[i] -= mi / (np.sqrt(vi) / bias2_sqrt + eps) * step_size
+
+
+@_jit
+def sgd(param, g, buffer, has_buffer, momentum, nesterov, lr):
+    for i in range(param.size):
+        d = g[i]
+        if has_buffer:
+            b = buffer[i] * momentum + d
+            buffer[i] = b
+            d = momentum * b + d if nesterov else b
+        param[i] -= d * lr
+
+
+@_jit
+def rmsprop(param, g, square_avg, grad_avg, centered, buffer, has_momentum, alpha, one_minus_alpha, eps, momentum,
+            lr):
+    for i in range(param.size):
+        gi = g[i]
+        s = square_avg[i] * alpha + gi * gi * one_minus_alpha
+        square_avg[i] = s
+        if centered:
+            a = grad_avg[i] * alpha + gi * one_minus_alpha
+            grad_avg[i] = a
+            d = np.sqrt(s - a * a) + eps
+        else:
+            d = np.sqrt(s) + eps
+        step = gi / d
+        if has_momentum:
+            b = buffer[i] * momentum + step
+            buffer[i] = b
+            step = b
+        param[i] -= step * lr

@@ -1,0 +1,171 @@
+"""The fused CPU kernels (minigan.cpu, compiled by numba): each family gives the plain NumPy path's numbers
+bit for bit, is switched by the CUDA families' toggles, and steps aside where it does not apply."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from minigan import cpu, cuda, optim
+from minigan.nn.batchnorm import train_backward_arrays, train_forward_arrays
+from minigan.tensor import Tensor
+
+pytestmark = pytest.mark.skipif(cpu.compiled() is None, reason='numba is not installed (pip install "minigan[fused]")')
+DTYPES = (np.float32, np.float64)
+
+
+def _plain(family, fn, *args, **kwargs):
+    with cuda.kernels_disabled(family):
+        return fn(*args, **kwargs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows", [2, 7, 64, 301])
+@pytest.mark.parametrize("running", [True, False])
+def test_batchnorm_forward_is_the_plain_one_bit_for_bit(dtype, rows, running):
+    rng = np.random.default_rng(rows)
+    x = (rng.standard_normal((rows, 37)) * 3 + 1).astype(dtype)
+    w, b = rng.standard_normal(37).astype(dtype), rng.standard_normal(37).astype(dtype)
+    initial = (rng.random(37).astype(dtype), rng.random(37).astype(dtype) + 1) if running else (None, None)
+    results = []
+    for fused in (True, False):
+        stats = tuple(None if s is None else s.copy() for s in initial)
+        call = (train_forward_arrays, x, (0,), w, b, *stats, 0.1, 1e-5)
+        out = call[0](*call[1:]) if fused else _plain("batchnorm", *call)
+        results.append([a.copy() for a in out] + [s for s in stats if s is not None])
+    for fused, plain in zip(*results):
+        assert fused.dtype == plain.dtype and np.array_equal(fused, plain)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("needs_x", [True, False])
+def test_batchnorm_backward_is_the_plain_one_bit_for_bit(dtype, needs_x):
+    rng = np.random.default_rng(1)
+    x, g = rng.standard_normal((65, 40)).astype(dtype), rng.standard_normal((65, 40)).astype(dtype)
+    w, b = rng.standard_normal(40).astype(dtype), rng.standard_normal(40).astype(dtype)
+    _, mean, inv_std = _plain("batchnorm", train_forward_arrays, x, (0,), w, b, None, None, 0.1, 1e-5)
+    fused = train_backward_arrays(g, x, w, mean, inv_std, (0,), needs_x)
+    plain = _plain("batchnorm", train_backward_arrays, g, x, w, mean, inv_std, (0,), needs_x)
+    for a, p in zip(fused, plain):
+        assert (a is None and p is None) or np.array_equal(a, p)
+
+
+def test_batchnorm_kernel_writes_into_the_buffers_given():
+    rng = np.random.default_rng(2)
+    x, w, b = rng.standard_normal((8, 5)), rng.standard_normal(5), rng.standard_normal(5)
+    out, mean, var, inv_std = np.empty((8, 5)), np.empty(5), np.empty(5), np.empty(5)
+    result = train_forward_arrays(x, (0,), w, b, None, None, 0.1, 1e-5, out=out, mean=mean, var=var, inv_std=inv_std)
+    assert result[0] is out and result[1] is mean and result[2] is inv_std
+    np.testing.assert_allclose(var, x.var(axis=0), rtol=1e-12)
+
+
+def test_batchnorm_inputs_the_kernels_do_not_take_run_the_plain_ops(monkeypatch):
+    """Not contiguous, three dimensions, no γ or no β, one running statistic, mixed dtypes: the plain
+    path (the kernels would raise if called)."""
+    monkeypatch.setattr(cpu, "batchnorm_forward", None)
+    monkeypatch.setattr(cpu, "batchnorm_backward", None)
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((6, 4)), rng.standard_normal(4), rng.standard_normal(4)
+    train_forward_arrays(np.asfortranarray(x), (0,), w, b, None, None, 0.1, 1e-5)
+    train_forward_arrays(x[:, :, None].repeat(2, axis=2), (0, 2), w, b, None, None, 0.1, 1e-5)
+    _, mean, inv_std = train_forward_arrays(x, (0,), None, b, None, None, 0.1, 1e-5)
+    train_forward_arrays(x, (0,), w, None, None, None, 0.1, 1e-5)
+    train_forward_arrays(x, (0,), w, b, np.zeros(4), None, 0.1, 1e-5)
+    train_forward_arrays(x.astype(np.float32), (0,), w, b, None, None, 0.1, 1e-5)
+    train_backward_arrays(x, x, None, mean, inv_std, (0,), True)
+    train_backward_arrays(np.asfortranarray(x), x, w, mean, inv_std, (0,), True)
+
+
+def test_bias_leaky_relu_kernels_are_linear_and_leaky_relu_bit_for_bit():
+    rng = np.random.default_rng(4)
+    y = rng.standard_normal((33, 21)).astype(np.float32)
+    y[0, 0] = np.nan
+    b, g = rng.standard_normal(21).astype(np.float32), rng.standard_normal((33, 21)).astype(np.float32)
+    slope = np.asarray(0.2, dtype=np.float32)
+    t = y + b
+    expected = t * slope
+    np.maximum(expected, t, out=expected)
+    out = cpu.bias_leaky_relu_forward(y, b, 0.2, np.empty_like(y))
+    assert np.array_equal(out, expected, equal_nan=True)
+    d_y, d_b = cpu.bias_leaky_relu_backward(g, out, 0.2, np.empty_like(g), np.empty(21, np.float32))
+    factor = (out > 0) * (1 - slope)
+    factor += slope
+    factor *= g
+    assert np.array_equal(d_y, factor) and np.array_equal(d_b, factor.sum(axis=0))
+
+
+OPTIMIZERS = [
+    (optim.Adam, dict(lr=2e-4, betas=(0.5, 0.999))),
+    (optim.Adam, dict(lr=1e-3, amsgrad=True, weight_decay=0.01)),
+    (optim.SGD, dict(lr=0.1)),
+    (optim.SGD, dict(lr=0.1, momentum=0.9)),
+    (optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True)),
+    (optim.RMSprop, dict(lr=1e-3)),
+    (optim.RMSprop, dict(lr=1e-3, centered=True, momentum=0.5)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cls, hyper", OPTIMIZERS, ids=lambda v: getattr(v, "__name__", None) or str(v))
+def test_optimizer_kernels_are_the_plain_updates_bit_for_bit(cls, hyper, dtype):
+    """Several steps of two parameters (the all-at-once path), then of one alone (its own path)."""
+    finals = []
+    for fused in (True, False):
+        rng = np.random.default_rng(5)
+        params = [Tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in ((30, 20), (20,))]
+        opt = cls(params, **hyper)
+        for step in range(5):
+            for p in params if step < 3 else params[:1]:
+                p.grad = rng.standard_normal(p.shape).astype(dtype)
+            if step == 3:
+                params[1].grad = None
+            opt.step() if fused else _plain("optimizer", opt.step)
+        finals.append([p.data.copy() for p in params] + [v for s in opt.state for k, v in sorted(s.items())
+                                                          if k != "step"])
+    for a, b in zip(*finals):
+        assert np.array_equal(a, b)
+
+
+def test_adam_kernel_divides_as_numpy_does():
+    """ε = 0 and a zero gradient: 0/0 is NaN in both (the kernel never raises ZeroDivisionError)."""
+    finals = []
+    for fused in (True, False):
+        p = Tensor(np.ones(4, np.float32), requires_grad=True)
+        opt = optim.Adam([p], lr=0.1, eps=0.0)
+        p.grad = np.array([0.0, 1.0, -1.0, 0.0], np.float32)
+        with np.errstate(invalid="ignore"):
+            opt.step() if fused else _plain("optimizer", opt.step)
+        finals.append(p.data)
+    assert np.array_equal(finals[0], finals[1], equal_nan=True) and np.isnan(finals[0][0])
+
+
+def test_switched_off_families_run_the_plain_path(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the kernel ran while its family was off")
+
+    monkeypatch.setattr(cpu, "adam_update", refuse)
+    p = Tensor(np.ones(3), requires_grad=True)
+    opt = optim.Adam([p])
+    p.grad = np.ones(3)
+    with cuda.kernels_disabled("optimizer"):
+        opt.step()
+        opt.step()
+    with pytest.raises(AssertionError, match="while its family was off"):
+        opt.step()
+
+
+def test_use_fused_takes_only_contiguous_float_numpy_arrays():
+    a = np.ones((4, 3), np.float32)
+    assert cpu.use_fused("batchnorm", a)
+    assert not cpu.use_fused("batchnorm", a.T)
+    assert not cpu.use_fused("batchnorm", a.astype(np.int64))
+    assert not cpu.use_fused("batchnorm", [1.0, 2.0])
+    with cuda.kernels_disabled("batchnorm"):
+        assert not cpu.use_fused("batchnorm", a)
+    assert "numba" in cpu.status()
+
+
+def test_importing_minigan_imports_no_numba():
+    code = "import sys, minigan; print('numba' in sys.modules or 'llvmlite' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
