@@ -53,6 +53,7 @@ from minigan.gan.step import TrainingStep, check_finite, weight_grad_norms
 from minigan.nn import BatchNorm1d, Dense, LeakyReLU, ReLU, Sigmoid, Tanh
 from minigan.nn.activations import leaky_relu_arrays, leaky_relu_backward_arrays
 from minigan.nn.batchnorm import train_backward_arrays, train_forward_arrays
+from minigan.nn.dense import outer_or_matmul
 from minigan.nn.losses import bce_with_logits_arrays, bce_with_logits_backward_arrays
 from minigan.ops.elementwise import sigmoid_backward_arrays, stable_sigmoid, tanh_backward_arrays
 from minigan.profiler import record
@@ -141,7 +142,7 @@ class _Dense:
                 total_weight += d_weight
                 if self.bias is not None:
                     total_bias += d_bias
-        return xp.matmul(g, slot.transposed, out=slot.dx) if needs_x else None
+        return outer_or_matmul(g, slot.transposed, out=slot.dx) if needs_x else None
 
 
 class _DenseLeakyReLU(_Dense):

@@ -6,6 +6,7 @@ from minigan.errors import ShapeError
 from minigan.nn import init as initializers
 from minigan.nn.activations import LeakyReLU, bias_leaky_relu, leaky_relu
 from minigan.nn.module import Module, Parameter
+from minigan.ops.namespace import namespace
 from minigan.tensor import Tensor, check_same_backend
 
 
@@ -31,7 +32,7 @@ def linear(x, weight, bias=None):
         out += bias.data
 
     def backward(g, needs, x, weight):
-        gx = g @ weight.T if needs[0] else None
+        gx = outer_or_matmul(g, weight.T) if needs[0] else None
         gw = x.T @ g if needs[1] else None
         if len(needs) == 2:
             return gx, gw
@@ -39,6 +40,14 @@ def linear(x, weight, bias=None):
 
     saved = (x if weight.requires_grad else None, weight if x.requires_grad else None)
     return Tensor._from_op(out, parents, backward, "linear", saved=saved)
+
+
+def outer_or_matmul(a, b, out=None):
+    """a @ b; for a (N, 1) and b (1, M) on arrays — the gradient through a one-output layer, D's head — the
+    product a · b, broadcast: the same numbers (a K = 1 product sums nothing) at a third of BLAS's time."""
+    if a.ndim == 2 and a.shape[1] == 1 and not isinstance(a, Tensor):
+        return namespace(a).multiply(a, b, out=out)
+    return a @ b if out is None else namespace(a).matmul(a, b, out=out)
 
 
 def linear_leaky_relu(x, weight, bias=None, negative_slope=0.2):
