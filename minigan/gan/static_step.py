@@ -53,7 +53,6 @@ from minigan.gan.step import TrainingStep, check_finite, weight_grad_norms
 from minigan.nn import BatchNorm1d, Dense, LeakyReLU, ReLU, Sigmoid, Tanh
 from minigan.nn.activations import leaky_relu_arrays, leaky_relu_backward_arrays
 from minigan.nn.batchnorm import train_backward_arrays, train_forward_arrays
-from minigan.nn.dense import outer_or_matmul
 from minigan.nn.losses import bce_with_logits_arrays, bce_with_logits_backward_arrays
 from minigan.ops.elementwise import sigmoid_backward_arrays, stable_sigmoid, tanh_backward_arrays
 from minigan.profiler import record
@@ -142,7 +141,11 @@ class _Dense:
                 total_weight += d_weight
                 if self.bias is not None:
                     total_bias += d_bias
-        return outer_or_matmul(g, slot.transposed, out=slot.dx) if needs_x else None
+        if not needs_x:
+            return None
+        if self.weight.shape[1] == 1:  # D's head: a K = 1 product is the broadcast one (linear's backward)
+            return xp.multiply(g, slot.transposed, out=slot.dx)
+        return xp.matmul(g, slot.transposed, out=slot.dx)
 
 
 class _DenseLeakyReLU(_Dense):
