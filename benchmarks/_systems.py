@@ -41,8 +41,9 @@ class _ArrayStep:
 
 
 class MiniganStep(_ArrayStep):
-    """``Trainer.step()``; ``static=True``: with ``static_step`` (:mod:`minigan.gan.static_step`), the same
-    numbers over arrays allocated once."""
+    """``Trainer.step()`` with the eager step (``static_step=False``: a graph built and walked each step), or
+    with ``static=True`` the static step (:mod:`minigan.gan.static_step`, the same numbers over arrays
+    allocated once; the trainer's default where it runs, as for this seed GAN)."""
 
     def __init__(self, data, batch_size, backend="numpy", z_dim=100, g_hidden=(500, 500), d_hidden=(500, 500),
                  seed=0, distributed=False, static=False):
@@ -56,7 +57,7 @@ class MiniganStep(_ArrayStep):
         config = TrainConfig(data="uniform", steps=10**9, batch_size=batch_size, z_dim=z_dim, g_hidden=tuple(g_hidden),
                              d_hidden=tuple(d_hidden), g_norm="batch", d_norm="none", loss="nonsaturating",
                              d_steps=1, optimizer="adam", lr=2e-4, betas=(0.5, 0.999), dtype="float32",
-                             backend=backend, seed=seed, static_step=static)
+                             backend=backend, seed=seed, static_step=static)  # False: the eager step, always
         self.trainer = Trainer(config, dataset, run_dir=None, progress=False, distributed=distributed)
         self.backend = backend
         self.label = "minigan_static" if static else "minigan"

@@ -98,9 +98,13 @@ def _add_train_options(parser):
     a("--backend", choices=("numpy", "cupy"), default=d.backend, help="array backend (default numpy)")
     a("--dtype", choices=("float32", "float64"), default=d.dtype,
       help=f"floating-point type of the networks and data (default {d.dtype}; float64 for exactness checks)")
-    a("--static-step", action="store_true",
-      help="run each step over arrays allocated once, without building a graph (the same numbers bit for bit; "
-           "the plain GAN on NumPy only: see minigan.gan.static_step)")
+    step = parser.add_mutually_exclusive_group()
+    step.add_argument("--static-step", dest="static_step", action="store_const", const=True, default=None,
+                      help="always run each step over arrays allocated once, without a graph (the same numbers bit "
+                           "for bit), or stop with an error where it cannot (minigan.gan.static_step). By default "
+                           "it runs wherever it can, and the eager step elsewhere")
+    step.add_argument("--eager-step", dest="static_step", action="store_const", const=False,
+                      help="always build and walk the graph each step (the static step never runs)")
     a("--distributed", action="store_true",
       help="data-parallel training over the ranks that `mpiexec -n R` starts (needs minigan[mpi]); --batch-size "
            "is the global batch, split across the ranks; rank 0 writes the run directory")

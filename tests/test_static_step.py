@@ -168,6 +168,52 @@ def test_a_nan_loss_stops_the_static_step():
         trainer.step()
 
 
+def test_by_default_the_trainer_runs_the_static_step_where_it_can(eager_calls):
+    kw = CONFIGS["seed GAN, float32"]
+    trainer = Trainer(TrainConfig(steps=4, **kw), load_dataset("digits", seed=0), progress=False)
+    assert trainer.config.static_step is None
+    for _ in range(4):
+        trainer.step()
+    assert eager_calls == [1]
+    del eager_calls[:]
+    other = Trainer(TrainConfig(steps=3, loss="wasserstein", clip=0.01, data="ring8"), load_dataset("ring8", seed=0),
+                    progress=False)
+    for _ in range(3):
+        other.step()
+    assert eager_calls == [1, 2, 3]  # a configuration it does not run: the eager step, no error
+
+
+def test_by_default_hooks_and_the_profiler_see_the_eager_step(eager_calls):
+    """Chosen by default, the static step steps aside for hooks and minigan.profile(), and comes back after
+    them; the numbers stay those of an eager run."""
+    import minigan
+
+    kw = CONFIGS["sigmoid units, BN in both, G_ema"]
+    eager, records = _run(kw, static=False, steps=7)
+    del eager_calls[:]
+    trainer = Trainer(TrainConfig(steps=7, **kw), load_dataset("ring8", seed=0), progress=False)
+    seen = []
+    got = [trainer.step(grad_norms=False)]                          # 1: warm-up
+    handle = trainer.D.head.register_forward_hook(lambda m, a, out: seen.append(out.shape))
+    got.append(trainer.step(grad_norms=False))                     # 2: eager (a hook)
+    handle.remove()
+    got.append(trainer.step(grad_norms=False))                     # 3: warm-up again
+    got.append(trainer.step(grad_norms=False))                     # 4: static
+    with minigan.profile() as profile:
+        got.append(trainer.step(grad_norms=False))                 # 5: eager (the profiler)
+    got += [trainer.step(grad_norms=False) for _ in range(2)]      # 6: warm-up, 7: static
+    assert eager_calls == [1, 2, 3, 5, 6]
+    assert seen and "linear" in profile.to_dict()["ops"]
+    assert [{k: v for k, v in r.items() if k != "grad_norms"} for r in got] == [
+        {k: v for k, v in r.items() if k != "grad_norms"} for r in records]
+    _assert_same_state(trainer, eager)
+
+
+def test_static_step_false_never_runs_it(eager_calls):
+    trainer, _ = _run(CONFIGS["seed GAN, float32"], static=False, steps=3)
+    assert eager_calls == [1, 2, 3]
+
+
 def test_hooks_are_refused_by_name():
     kw = CONFIGS["seed GAN, float32"]
     trainer = Trainer(TrainConfig(steps=3, static_step=True, **kw), load_dataset("digits", seed=0), progress=False)
@@ -205,6 +251,11 @@ def test_a_study_step_class_is_refused():
                      progress=False)
 
 
+def test_a_bad_static_step_setting_is_refused():
+    with pytest.raises(ValueError, match="static_step must be None"):
+        TrainConfig(static_step="yes").check()
+
+
 def test_the_cli_trains_with_static_step(tmp_path):
     from minigan.cli import main
 
@@ -213,3 +264,6 @@ def test_the_cli_trains_with_static_step(tmp_path):
 
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["static_step"] is True
+    assert main(["train", "--data", "ring8", "--n-data", "200", "--steps", "2", "--eager-step", "--quiet",
+                 "--out", str(tmp_path / "eager"), "--eval-samples", "200"]) == 0
+    assert json.loads((tmp_path / "eager" / "config.json").read_text())["static_step"] is False

@@ -67,7 +67,7 @@ class TrainConfig:
     seed: int = 0
     backend: str = "numpy"
     dtype: str = "float32"
-    static_step: bool = False     # run each step over buffers allocated once (minigan.gan.static_step)
+    static_step: bool = None      # None: the static step where it runs (minigan.gan.static_step); True: always; False: never
     n_data: int = None            # samples drawn for the synthetic 2-D sets
     log_every: int = 50
     sample_every: int = 500
@@ -144,6 +144,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "d_steps", "log_every", "sample_every", "checkpoint_every", "eval_samples"):
             if getattr(self, name) is not None and getattr(self, name) < 1:  # eval_samples None: the data set's
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.static_step not in (None, True, False):
+            raise ValueError(f"static_step must be None (where it runs), True or False, got {self.static_step!r}")
         if self.conditional not in CONDITIONAL_MODES:
             raise ValueError(f"conditional must be one of {CONDITIONAL_MODES}, got {self.conditional!r}")
         if self.info_cat == 1 or self.info_cat < 0:

@@ -36,18 +36,27 @@ builds the buffers on the arrays that now hold the parameters, their gradients a
 statistics. A later call finds out whether those arrays are still the ones in use (a checkpoint restored,
 a state dict loaded, a module moved replace them): if not, it runs the eager step again and rebuilds.
 
-What it runs (:func:`check_supported` names anything else, before the run starts): the unconditional
-GAN on the NumPy backend; G and D of Dense layers with BatchNorm or no normalisation and the LeakyReLU,
-ReLU, tanh or sigmoid activations, G's output sigmoid or linear; the BCE losses ("nonsaturating",
-"minimax", with label smoothing); PacGAN's packs; ``d_steps``; Adam, SGD (with momentum) and RMSprop;
-the linear learning-rate decay; G's weight average (``g_ema``). Hooks on the networks' modules or
-parameters cannot run without the tape: the step refuses them when it builds. Anomaly mode and the op
-profile see no ops (there are none on the tape); ``minigan.record`` regions still time the step.
+What it runs (:func:`check_supported` names anything else): the unconditional GAN on the NumPy
+backend; G and D of Dense layers with BatchNorm or no normalisation and the LeakyReLU, ReLU, tanh or
+sigmoid activations, G's output sigmoid or linear; the BCE losses ("nonsaturating", "minimax", with
+label smoothing); PacGAN's packs; ``d_steps``; Adam, SGD (with momentum) and RMSprop; the linear
+learning-rate decay; G's weight average (``g_ema``).
+
+When it runs (``TrainConfig.static_step``): by default (None) the trainer uses it for every
+configuration it runs and the eager step for the others; and it steps aside, step by step, for what
+only the tape can show — hooks on G's or D's modules or parameters, anomaly mode, ``minigan.profile()``
+and the op trace — running the eager step instead (the static step after it rebuilds its buffers on the
+arrays the eager step left). ``static_step=True`` asks for it always: a configuration it cannot run is
+an error before the run starts, and hooks are refused by name. ``False``: never.
+
+With the fused CPU kernels on (:mod:`minigan.cpu`) a Dense layer followed by a LeakyReLU is one fused
+layer here (the bias and the slope in one pass), BatchNorm and the optimizers run their kernels: the same
+numbers, as everywhere in that package.
 """
 
 from types import SimpleNamespace
 
-from minigan import backends, cpu, random
+from minigan import autograd, backends, cpu, random
 from minigan.cuda import toggles
 from minigan.gan.step import TrainingStep, check_finite, weight_grad_norms
 from minigan.nn import BatchNorm1d, Dense, LeakyReLU, ReLU, Sigmoid, Tanh
@@ -60,6 +69,15 @@ from minigan.profiler import record
 LOSSES = ("nonsaturating", "minimax")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 SET, ADD = "set", "add"  # a pass writes its parameter gradients as the gradient, or adds them to it
+
+
+def supports(config, step_class=TrainingStep, distributed=False):
+    """Whether the static step runs this configuration (:func:`check_supported` says nothing)."""
+    try:
+        check_supported(config, step_class, distributed)
+    except ValueError:
+        return False
+    return True
 
 
 def check_supported(config, step_class=TrainingStep, distributed=False):
@@ -93,15 +111,24 @@ def check_supported(config, step_class=TrainingStep, distributed=False):
                          + ". Turn these off, or train with the eager step (static_step=False).")
 
 
-def _refuse_hooks(training):
-    """Hooks on G's or D's modules or parameters run only on the tape: refuse them, naming one."""
+def _hooks(training):
+    """(network, path, module) of the first of G's or D's modules with hooks on it or on a parameter, or None."""
     for name, model in (("G", training.G), ("D", training.D)):
         for path, module in model.named_modules():
             if module._forward_hooks or module._forward_pre_hooks or any(
                     p._hooks for p in module._parameters.values() if p is not None):
-                raise ValueError(f"static_step=True: {name}'s module {path or name!r} ({type(module).__name__}) "
-                                 "has hooks, which only the eager step runs (the static step records no graph); "
-                                 "remove them or train with static_step=False")
+                return name, path or name, module
+    return None
+
+
+def _refuse_hooks(training):
+    """Hooks on G's or D's modules or parameters run only on the tape: refuse them, naming one."""
+    found = _hooks(training)
+    if found:
+        name, path, module = found
+        raise ValueError(f"static_step=True: {name}'s module {path!r} ({type(module).__name__}) has hooks, which "
+                         "only the eager step runs (the static step records no graph); remove them or train with "
+                         "static_step=None (the default: the eager step then runs) or False")
 
 
 # ------------------------------------------------------------------------------------- layers
@@ -368,9 +395,10 @@ class StaticStep:
     """Runs the steps of ``training`` (a :class:`~minigan.gan.step.TrainingStep`) over static buffers;
     called as the training step itself is: ``static(step, grad_norms)`` returns the step's record."""
 
-    def __init__(self, training):
+    def __init__(self, training, required=True):
         check_supported(training.config, type(training))
         self.training = training
+        self.required = required
         self.built = False
 
     # ---------------------------------------------------------------------------- building
@@ -437,6 +465,10 @@ class StaticStep:
 
     # --------------------------------------------------------------------------- one step
     def __call__(self, step, grad_norms=True):
+        if not self.required and (autograd._watching or _hooks(self.training)):
+            # Chosen by default, the static step steps aside for what only the tape shows: hooks, anomaly
+            # mode, the op profile and trace see the eager step (the next static step rebuilds).
+            return self.training(step, grad_norms)
         if not self._current():  # warm-up: the eager step, then the buffers on the arrays it left
             _refuse_hooks(self.training)
             last = self.training(step, grad_norms)

@@ -10,8 +10,9 @@ A run is split by concern, one module each:
 - :mod:`minigan.gan.step` — ``TrainingStep``: G, D, their optimizers, the batch and noise draws, and one
   step (``d_steps`` D updates, one G update);
 - :mod:`minigan.gan.checkpoint` — what a checkpoint holds, saving and restoring it;
-- :mod:`minigan.gan.static_step` — ``StaticStep``: the same step over arrays allocated once
-  (``static_step=True``; the same numbers, bit for bit);
+- :mod:`minigan.gan.static_step` — ``StaticStep``: the same step over arrays allocated once, the same
+  numbers bit for bit; used wherever it runs (``static_step=None``, the default), always (``True``:
+  an error where it cannot) or never (``False``);
 - :mod:`minigan.gan.parallel` — data-parallel runs over MPI ranks (``distributed=True``): each rank's
   share of the batch, synchronised BatchNorm, averaged gradients;
 - this module — ``Trainer``: the loop around the step (logging to ``metrics.jsonl``, sample pictures,
@@ -118,8 +119,11 @@ class Trainer:
                 self.run_dir = None  # rank 0 alone writes
             if self.config.backend == "cupy":
                 _distributed.use_local_gpu()
-        if self.config.static_step:
+        static = self.config.static_step
+        if static:
             static_step.check_supported(self.config, self.step_class, distributed)
+        elif static is None:
+            static = static_step.supports(self.config, self.step_class, distributed)
         backends.set_backend(self.config.backend)
         random.seed(self.config.seed)
         self._sample_rng = np.random.default_rng([self.config.seed, _USER_SAMPLES])
@@ -127,7 +131,8 @@ class Trainer:
         if distributed:
             parallel.make_data_parallel(self.training_step)
         # What runs each step: the training step itself, or its static form over persistent buffers.
-        self._run_step = static_step.StaticStep(self.training_step) if self.config.static_step else self.training_step
+        self._run_step = (static_step.StaticStep(self.training_step, required=bool(self.config.static_step))
+                          if static else self.training_step)
         self.step_count = 0
         self.records = []
         self.evaluations = []
