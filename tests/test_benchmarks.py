@@ -36,6 +36,27 @@ def test_whole_suite_runs_from_one_command_and_writes_tables_and_plot(tmp_path):
     assert (tmp_path / "scaling.png").stat().st_size > 1000
 
 
+def test_ab_benchmark_interleaves_two_settings_of_one_tree(tmp_path):
+    out = tmp_path / "ab.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.ab", "--system", "eager", ".", "static_step=false", "--system", "plain", ".",
+         "MINIGAN_KERNELS=0", "static_step=false", "--batch-sizes", "8", "--rounds", "3", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "eager" in result.stdout and "plain" in result.stdout
+    payload = json.loads(out.read_text())
+    assert {len(r["times_ms"]) for r in payload["results"]["8"].values()} == {3}
+
+
+def test_breakdown_benchmark_runs(tmp_path):
+    out = tmp_path / "breakdown.json"
+    result = subprocess.run([sys.executable, "-m", "benchmarks.breakdown", "--batch-sizes", "8", "--steps", "2",
+                             "--no-jax", "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    parts = json.loads(out.read_text())["results"][0]["ms"]
+    assert parts["matrix products"] > 0 and "the step's products alone, NumPy" in parts
+
+
 def test_gradient_penalty_benchmark_runs_without_pytorch(tmp_path):
     out = tmp_path / "gradient_penalty.json"
     result = subprocess.run(
