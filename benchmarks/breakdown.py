@@ -85,7 +85,8 @@ def breakdown(batch_size, steps):
     clock = _Clock()
     matmul = _TimedMatmul(st.xp, clock)
     parts = {S._Dense: "Dense layers (bias, bias gradient)", S._DenseLeakyReLU: "bias + LeakyReLU (fused)",
-             S._BatchNorm: "BatchNorm", S._Activation: "LeakyReLU, sigmoid after BatchNorm / at G's output"}
+             S._DenseBatchNormLeakyReLU: "bias + BatchNorm + LeakyReLU (fused)", S._BatchNorm: "BatchNorm",
+             S._Activation: "activations not fused (G's sigmoid)"}
     for network in (st.G, st.D):
         for layer in network.layers:
             layer.xp = matmul

@@ -95,6 +95,36 @@ def test_bias_leaky_relu_kernels_are_linear_and_leaky_relu_bit_for_bit():
     assert np.array_equal(d_y, factor) and np.array_equal(d_b, factor.sum(axis=0))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bias_batchnorm_leaky_relu_kernels_are_the_three_plain_ops_bit_for_bit(dtype):
+    """y + b, BatchNorm in training, LeakyReLU(0.2) — and back — as the static step runs G's hidden layers."""
+    from minigan.nn.activations import leaky_relu_arrays, leaky_relu_backward_arrays
+
+    rng = np.random.default_rng(6)
+    y, g = rng.standard_normal((50, 30)).astype(dtype), rng.standard_normal((50, 30)).astype(dtype)
+    b, w, beta = (rng.standard_normal(30).astype(dtype) for _ in range(3))
+    stats = [rng.random(30).astype(dtype), rng.random(30).astype(dtype) + 1]
+    slope = np.asarray(0.2, dtype)
+    with cuda.kernels_disabled("all"):
+        t = y + b
+        bn_out, mean, inv_std = train_forward_arrays(t, (0,), w, beta, *[a.copy() for a in stats], 0.1, 1e-5)
+        out = leaky_relu_arrays(bn_out, slope)
+        g_bn = leaky_relu_backward_arrays(g, out, slope, 1 - slope)
+        d_t, d_w, d_beta = train_backward_arrays(g_bn, t, w, mean, inv_std, (0,), True)
+        d_b = d_t.sum(axis=0)
+    fused_stats = [a.copy() for a in stats]
+    buffers = [np.empty_like(y), np.empty(30, dtype), np.empty(30, dtype), np.empty(30, dtype)]
+    f_out, f_mean, f_inv = cpu.bias_batchnorm_leaky_relu_forward(y, b, w, beta, *fused_stats, 0.1, 1e-5, 0.2, *buffers)
+    running = [a.copy() for a in stats]
+    train_forward_arrays(t, (0,), w, beta, *running, 0.1, 1e-5)  # the running statistics the plain ops leave
+    f_dy, f_db, f_dw, f_dbeta = cpu.bias_batchnorm_leaky_relu_backward(
+        g, f_out, y, b, w, f_mean, f_inv, 0.2, np.empty_like(y), np.empty(30, dtype), np.empty(30, dtype),
+        np.empty(30, dtype))
+    for fused, plain in [(f_out, out), (f_mean, mean), (f_inv, inv_std), (fused_stats[0], running[0]),
+                         (fused_stats[1], running[1]), (f_dy, d_t), (f_db, d_b), (f_dw, d_w), (f_dbeta, d_beta)]:
+        assert np.array_equal(fused, plain)
+
+
 OPTIMIZERS = [
     (optim.Adam, dict(lr=2e-4, betas=(0.5, 0.999))),
     (optim.Adam, dict(lr=1e-3, amsgrad=True, weight_decay=0.01)),

@@ -100,6 +100,31 @@ def batchnorm_backward(g, x, weight, mean, inv_std, needs_x, out, sum_g, sum_g_x
     return (out if needs_x else None), sum_g_x_hat, sum_g
 
 
+def bias_batchnorm_leaky_relu_forward(y, shift, weight, bias, running_mean, running_var, momentum, eps, slope,
+                                      out, mean, var, inv_std):
+    """A Dense layer's bias, BatchNorm (training) and a LeakyReLU in one kernel (the static step's G layers;
+    families "batchnorm" and "bias_leaky_relu"): ``out`` = leaky(batch_norm(y + shift)), the numbers of
+    the three plain ops; returns (out, mean, inv_std)."""
+    t = y.dtype.type
+    m = y.shape[0]
+    track = running_mean is not None
+    compiled().bias_batchnorm_leaky_relu_forward(
+        y, shift, weight, bias, running_mean if track else mean, running_var if track else var, track,
+        t(1 - momentum), t(momentum), t(momentum * m / (m - 1)), t(eps), t(1), t(slope), out, mean, var, inv_std)
+    return out, mean, inv_std
+
+
+def bias_batchnorm_leaky_relu_backward(g, out, y, shift, weight, mean, inv_std, slope, d_y, d_shift, sum_g,
+                                       sum_g_x_hat):
+    """Its backward: ∂ℓ/∂y into ``d_y``, ∂ℓ/∂shift, Σ g' and Σ g' x̂ (∂ℓ/∂β and ∂ℓ/∂γ, g' the gradient
+    below the LeakyReLU) into the rest."""
+    t = g.dtype.type
+    slope = t(slope)
+    compiled().bias_batchnorm_leaky_relu_backward(g, out, y, shift, weight, mean, inv_std, slope, t(1) - slope, t(0),
+                                                  t(y.shape[0]), d_y, d_shift, sum_g, sum_g_x_hat)
+    return d_y, d_shift, sum_g_x_hat, sum_g
+
+
 # ----------------------------------------------------------------------------- bias_leaky_relu
 def bias_leaky_relu_forward(y, bias, slope, out):
     """out = max(s (y + b), y + b) for the matrix product y (N, C) and the bias b (C,)."""

@@ -76,6 +76,67 @@ def batchnorm_backward(g, x, weight, mean, inv_std, needs_x, m, out, sum_g, sum_
             out[i, j] = (g[i, j] * m - sum_g[j] - x_hat * sum_g_x_hat[j]) * (inv_std[j] * weight[j] / m)
 
 
+@_jit
+def bias_batchnorm_leaky_relu_forward(y, shift, weight, bias, running_mean, running_var, track, one_minus_momentum,
+                                      momentum, momentum_unbiased, eps, one, slope, out, mean, var, inv_std):
+    """BatchNorm of t = y + shift (a Dense layer's product and bias), then LeakyReLU: ``batchnorm_forward``
+    on t (recomputed, never stored) with max(s·u, u) applied to each output u."""
+    n, c = y.shape
+    for j in range(c):
+        inv_std[j] = y[0, j] + shift[j]
+    for i in range(1, n):
+        for j in range(c):
+            inv_std[j] += y[i, j] + shift[j]
+    for j in range(c):
+        mean[j] = np.float64(inv_std[j]) / np.float64(n)
+    for j in range(c):
+        t = y[0, j] + shift[j] - mean[j]
+        inv_std[j] = t * t
+    for i in range(1, n):
+        for j in range(c):
+            t = y[i, j] + shift[j] - mean[j]
+            inv_std[j] += t * t
+    for j in range(c):
+        var[j] = np.float64(inv_std[j]) / np.float64(n)
+    if track:
+        for j in range(c):
+            running_mean[j] = running_mean[j] * one_minus_momentum + mean[j] * momentum
+            running_var[j] = running_var[j] * one_minus_momentum + var[j] * momentum_unbiased
+    for j in range(c):
+        inv_std[j] = one / np.sqrt(var[j] + eps)
+    for i in range(n):
+        for j in range(c):
+            u = (y[i, j] + shift[j] - mean[j]) * inv_std[j] * weight[j] + bias[j]
+            out[i, j] = _maximum(u * slope, u)
+
+
+@_jit
+def bias_batchnorm_leaky_relu_backward(g, out, y, shift, weight, mean, inv_std, slope, one_minus_slope, zero, m,
+                                       d_y, d_shift, sum_g, sum_g_x_hat):
+    """Back through the LeakyReLU (from the saved output's signs), BatchNorm (its closed form, x̂ recomputed
+    from y + shift) and the bias: ∂ℓ/∂y into ``d_y`` and its column sums (∂ℓ/∂shift) into ``d_shift``."""
+    n, c = y.shape
+    for j in range(c):
+        gj = ((one_minus_slope if out[0, j] > 0 else zero) + slope) * g[0, j]
+        sum_g[j] = gj
+        sum_g_x_hat[j] = gj * ((y[0, j] + shift[j] - mean[j]) * inv_std[j])
+    for i in range(1, n):
+        for j in range(c):
+            gj = ((one_minus_slope if out[i, j] > 0 else zero) + slope) * g[i, j]
+            sum_g[j] += gj
+            sum_g_x_hat[j] += gj * ((y[i, j] + shift[j] - mean[j]) * inv_std[j])
+    for i in range(n):
+        for j in range(c):
+            gj = ((one_minus_slope if out[i, j] > 0 else zero) + slope) * g[i, j]
+            x_hat = (y[i, j] + shift[j] - mean[j]) * inv_std[j]
+            d = (gj * m - sum_g[j] - x_hat * sum_g_x_hat[j]) * (inv_std[j] * weight[j] / m)
+            d_y[i, j] = d
+            if i == 0:
+                d_shift[j] = d
+            else:
+                d_shift[j] += d
+
+
 # ----------------------------------------------------------------------------- bias_leaky_relu
 @_jit
 def bias_leaky_relu_forward(y, bias, slope, out):

@@ -143,7 +143,11 @@ class _Dense:
         self.grads = grads  # (dW, db) in the optimizer's flat gradient array, or None (G_ema)
         if grads is not None:  # where a second pass's gradients go before they are added
             self.sums = tuple(xp.empty_like(g) for g in grads)
-        self.arrays = (self.weight, self.bias)
+
+    def current(self):
+        """Whether the module still holds the arrays this layer was bound to."""
+        m = self.module
+        return m.weight.data is self.weight and (m.bias.data if m.bias is not None else None) is self.bias
 
     def slot(self, rows):
         w = self.weight
@@ -211,6 +215,54 @@ class _DenseLeakyReLU(_Dense):
         return xp.matmul(d, slot.transposed, out=slot.dx) if needs_x else None
 
 
+class _DenseBatchNormLeakyReLU:
+    """A Dense layer, the BatchNorm after it and the LeakyReLU after that, G's hidden layer (the
+    "batchnorm" and "bias_leaky_relu" families of :mod:`minigan.cpu` both on): the matrix product
+    y = x W, then one kernel for leaky(batch_norm(y + b)) — three passes where the plain ops make twelve —
+    and back one kernel for ∂ℓ/∂y, ∂ℓ/∂b, ∂ℓ/∂γ and ∂ℓ/∂β, then dW = xᵀ ∂ℓ/∂y and dx = ∂ℓ/∂y Wᵀ: the
+    numbers of ``linear``, ``batch_norm`` and ``leaky_relu``."""
+
+    def __init__(self, dense, norm, activation):
+        self.dense, self.norm, self.slope = dense, norm, activation.negative_slope  # (_Dense, _BatchNorm)
+        self.xp = dense.xp
+        self.bias_scratch = self.xp.empty_like(dense.bias)  # ∂ℓ/∂b when no gradient is kept
+
+    def current(self):
+        return self.dense.current() and self.norm.current()
+
+    def slot(self, rows):
+        slot = self.norm.slot(rows)  # out, scratch (the product y), mean, var, inv_std; dx becomes ∂ℓ/∂y
+        weight = self.dense.weight
+        slot.d_product, slot.dx = slot.dx, self.xp.empty((rows, weight.shape[0]), weight.dtype)
+        return slot
+
+    def forward(self, slot, x):
+        d, n = self.dense, self.norm
+        self.xp.matmul(x, d.weight, out=slot.scratch)
+        m = n.module
+        return cpu.bias_batchnorm_leaky_relu_forward(slot.scratch, d.bias, n.weight, n.bias, n.running_mean,
+                                                     n.running_var, m.momentum, m.eps, self.slope, slot.out,
+                                                     slot.mean, slot.var, slot.inv_std)[0]
+
+    def backward(self, slot, x, g, grads, needs_x):
+        xp, d, n = self.xp, self.dense, self.norm
+        if grads is None:
+            d_weight, d_bias = None, self.bias_scratch
+            d_gamma, d_beta = n.sums
+        else:
+            d_weight, d_bias = d.grads if grads == SET else d.sums
+            d_gamma, d_beta = n.grads if grads == SET else n.sums
+        d_y = cpu.bias_batchnorm_leaky_relu_backward(g, slot.out, slot.scratch, d.bias, n.weight, slot.mean,
+                                                     slot.inv_std, self.slope, slot.d_product, d_bias, d_beta,
+                                                     d_gamma)[0]
+        if grads is not None:
+            xp.matmul(x.T, d_y, out=d_weight)
+            if grads == ADD:
+                for total, part in zip(d.grads + n.grads, (d_weight, d_bias, d_gamma, d_beta)):
+                    total += part
+        return xp.matmul(d_y, d.weight.T, out=slot.dx) if needs_x else None
+
+
 class _BatchNorm:
     """``batch_norm`` in training mode (batch statistics; the running statistics updated in place)."""
 
@@ -222,7 +274,11 @@ class _BatchNorm:
         self.grads = grads  # (dγ, dβ) or None
         self.sums = (xp.empty_like(self.weight), xp.empty_like(self.weight))  # a second pass's, or unused ones
         self.per_feature = xp.empty_like(self.weight)
-        self.arrays = (self.weight, self.bias, self.running_mean, self.running_var)
+
+    def current(self):
+        m = self.module
+        return (m.weight.data is self.weight and m.bias.data is self.bias and m.running_mean.data is self.running_mean
+                and m.running_var.data is self.running_var)
 
     def slot(self, rows):
         xp, c = self.xp, self.weight
@@ -258,7 +314,9 @@ class _Activation:
             self.slope = xp.asarray(module.negative_slope, dtype=dtype)
             self.one_minus_slope = xp.asarray(1 - self.slope)
         self.zero = xp.asarray(0, dtype=dtype)
-        self.arrays = ()
+
+    def current(self):
+        return True
 
     def slot(self, rows, width, dtype):
         xp = self.xp
@@ -291,6 +349,24 @@ def _supports_leaky_slope(module):
     return 0 <= slope <= 1 and (1 - slope) + slope == 1
 
 
+def _fusable_dense_leaky(dense, following):
+    return (isinstance(dense, Dense) and dense.bias is not None and type(following) is LeakyReLU
+            and _supports_leaky_slope(following) and cpu.use_fused("bias_leaky_relu", dense.weight.data))
+
+
+def _fusable_dense_norm_leaky(dense, norm, following):
+    return (_fusable_dense_leaky(dense, following) and isinstance(norm, BatchNorm1d)
+            and norm.affine and norm.track_running_stats and norm.weight.dtype == dense.weight.dtype
+            and cpu.use_fused("batchnorm", norm.weight.data))
+
+
+def _pair(grads, dense):
+    """(dW, db) of a Dense layer in its optimizer's flat array, or None (no optimizer: G_ema)."""
+    if not grads:
+        return None
+    return grads[id(dense.weight)], None if dense.bias is None else grads[id(dense.bias)]
+
+
 class _Network:
     """A chain of static layers bound to one network's arrays; a pass's buffers come from :meth:`slots`."""
 
@@ -301,17 +377,22 @@ class _Network:
             grads = {id(p): view for p, view in zip(optimizer.params, flat["grads"])}
         self.layers, modules = [], list(modules)
         dtype = None
-        fuse = False  # the next module is fused into the layer before it
-        for module, following in zip(modules, modules[1:] + [None]):
-            if fuse:
-                fuse = False
+        skip = 0  # modules fused into the layer before them
+        for i, module in enumerate(modules):
+            if skip:
+                skip -= 1
                 continue
-            if isinstance(module, Dense) and module.bias is not None and type(following) is LeakyReLU and (
-                    _supports_leaky_slope(following) and cpu.use_fused("bias_leaky_relu", module.weight.data)):
+            after = modules[i + 1:i + 3] + [None, None]
+            if _fusable_dense_norm_leaky(module, *after[:2]):
                 dtype = module.weight.dtype
-                self.layers.append(_DenseLeakyReLU(module, None if optimizer is None else (
-                    grads[id(module.weight)], grads[id(module.bias)]), xp, following))
-                fuse = True
+                norm = _BatchNorm(after[0], None if optimizer is None else (
+                    grads[id(after[0].weight)], grads[id(after[0].bias)]), xp)
+                self.layers.append(_DenseBatchNormLeakyReLU(_Dense(module, _pair(grads, module), xp), norm, after[1]))
+                skip = 2
+            elif _fusable_dense_leaky(module, after[0]):
+                dtype = module.weight.dtype
+                self.layers.append(_DenseLeakyReLU(module, _pair(grads, module), xp, after[0]))
+                skip = 1
             elif isinstance(module, Dense):
                 dtype = module.weight.dtype
                 pair = None if optimizer is None else (grads[id(module.weight)],
@@ -341,18 +422,7 @@ class _Network:
 
     def current(self):
         """True while every array the layers were bound to is still the one its module holds."""
-        for layer in self.layers:
-            module = getattr(layer, "module", None)
-            if isinstance(layer, _Dense):
-                if module.weight.data is not layer.weight or (layer.bias is not None
-                                                              and module.bias.data is not layer.bias):
-                    return False
-            elif isinstance(layer, _BatchNorm):
-                if (module.weight.data is not layer.weight or module.bias.data is not layer.bias
-                        or module.running_mean.data is not layer.running_mean
-                        or module.running_var.data is not layer.running_var):
-                    return False
-        return True
+        return all(layer.current() for layer in self.layers)
 
     def forward(self, slots, x):
         for layer, slot in zip(self.layers, slots):
