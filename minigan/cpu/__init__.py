@@ -16,7 +16,10 @@ family against it with the kernels switched off). The families:
   the static training step (:mod:`minigan.gan.static_step`); an eager step keeps ``linear`` and
   ``leaky_relu`` as the two ops of its graph on the CPU, the graph a student draws and reads;
 - ``"optimizer"``: the Adam, SGD and RMSprop updates in one pass over the flat buffers (the all-at-once
-  path of :mod:`minigan.optim`).
+  path of :mod:`minigan.optim`);
+- with both "batchnorm" and "bias_leaky_relu" on, the static step runs G's hidden layer — a Dense
+  layer's bias, BatchNorm and LeakyReLU — as one kernel each way (three passes forward where the plain
+  ops make twelve).
 
 BCE with logits has no CPU kernel: its arrays are D's (N, 1) outputs, a few hundred numbers, where a
 kernel saves nothing measurable (``benchmarks/RESULTS.md``).

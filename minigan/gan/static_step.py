@@ -50,8 +50,9 @@ arrays the eager step left). ``static_step=True`` asks for it always: a configur
 an error before the run starts, and hooks are refused by name. ``False``: never.
 
 With the fused CPU kernels on (:mod:`minigan.cpu`) a Dense layer followed by a LeakyReLU is one fused
-layer here (the bias and the slope in one pass), BatchNorm and the optimizers run their kernels: the same
-numbers, as everywhere in that package.
+layer here (the bias and the slope in one pass), and one followed by BatchNorm and a LeakyReLU too (G's
+hidden layers: one kernel each way); BatchNorm and the optimizers run their kernels: the same numbers, as
+everywhere in that package.
 """
 
 from types import SimpleNamespace
