@@ -134,7 +134,7 @@ def main(argv=None):
         torch, torch_reason = _common.load_torch()
     if torch is None:
         print(f"PyTorch comparison skipped: {torch_reason}")
-    args.jax, args.jax_reason = None, "--no-jax was given"
+    args.jax, args.jax_reason = None, "--no-jax was given" if args.no_jax else "JAX is compared on the CPU only"
     if args.backend == "numpy" and not args.no_jax:
         args.jax, args.jax_reason = _common.load_jax(args.threads)
         if args.jax is None:
