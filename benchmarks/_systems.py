@@ -85,53 +85,54 @@ class FloorStep(_ArrayStep):
 
 
 class GemmStep(_ArrayStep):
-    """The step's matrix products alone, in float32 with ``matmul(..., out=)`` into buffers allocated once:
-    what no implementation of the step can skip (the bound the step is measured against). For the
-    D update: G's forward (3 products), D's forward on the real and on the fake rows (3 + 3), D's weight
-    gradients for both (3 + 3) and its input gradients below the head's (2 + 2); for the G update: G's and
-    D's forwards (3 + 3), D's input gradients (3), G's weight gradients (3) and input gradients (2)."""
+    """The step's matrix products alone, in float32 with ``matmul(..., out=)`` into buffers allocated once
+    (an input and an output buffer of its own per layer, so that no product writes over its operand):
+    what no implementation of the step can skip, the bound the step is measured against. For the D
+    update: G's forward (3 products), D's forward on the real and on the fake rows (3 + 3), D's weight
+    gradients for both (3 + 3) and its input gradients below the head's (2 + 2); for the G update: G's
+    and D's forwards (3 + 3), D's input gradients (3), G's weight gradients (3) and input gradients (2)."""
 
     label = "gemm"
 
     def __init__(self, data, batch_size, backend="numpy", z_dim=100, g_hidden=(500, 500), d_hidden=(500, 500),
                  seed=0):
         self._cupy = _common.load_cupy()[0] if backend == "cupy" else None
-        xp = self._cupy or np
+        xp = self.xp = self._cupy or np
         rng = np.random.default_rng(seed)
 
         def array(*shape):
             return xp.asarray(rng.standard_normal(shape).astype(np.float32))
 
-        g_widths, d_widths = [z_dim, *g_hidden, data.shape[1]], [data.shape[1], *d_hidden, 1]
-        self.G = [array(a, b) for a, b in zip(g_widths, g_widths[1:])]
-        self.D = [array(a, b) for a, b in zip(d_widths, d_widths[1:])]
-        self.activations = {w: array(batch_size, w) for w in set(g_widths + d_widths)}
-        self.grads = [xp.empty_like(w) for w in self.G + self.D]
-        self.xp = xp
+        self.networks = {}
+        for name, widths in (("G", [z_dim, *g_hidden, data.shape[1]]), ("D", [data.shape[1], *d_hidden, 1])):
+            self.networks[name] = {"weights": [array(a, b) for a, b in zip(widths, widths[1:])],
+                                   "grads": [xp.empty((a, b), np.float32) for a, b in zip(widths, widths[1:])],
+                                   "outputs": [array(batch_size, w) for w in widths],   # layer i's input: [i]
+                                   "gradients": [array(batch_size, w) for w in widths]}
         self.name = f"matrix products alone ({backend})"
 
-    def _forward(self, weights):
-        for w in weights:
-            self.xp.matmul(self.activations[w.shape[0]], w, out=self.activations[w.shape[1]])
+    def _forward(self, name):
+        net, xp = self.networks[name], self.xp
+        for i, w in enumerate(net["weights"]):
+            xp.matmul(net["outputs"][i], w, out=net["outputs"][i + 1])
 
-    def _backward(self, weights, grads, input_below):
-        xp, act = self.xp, self.activations
-        for i, (w, g) in enumerate(zip(weights, grads)):
-            if g is not None:
-                xp.matmul(act[w.shape[0]].T, act[w.shape[1]], out=g)
-            if i > 0 or input_below:
-                xp.matmul(act[w.shape[1]], w.T, out=act[w.shape[0]])
+    def _backward(self, name, weight_grads, input_grad):
+        net, xp = self.networks[name], self.xp
+        for i in range(len(net["weights"]) - 1, -1, -1):
+            if weight_grads:
+                xp.matmul(net["outputs"][i].T, net["gradients"][i + 1], out=net["grads"][i])
+            if i > 0 or input_grad:
+                xp.matmul(net["gradients"][i + 1], net["weights"][i].T, out=net["gradients"][i])
 
     def step(self):
-        d_grads, g_grads = self.grads[len(self.G):], self.grads[:len(self.G)]
-        self._forward(self.G)
+        self._forward("G")
         for _ in range(2):  # D on the real rows, then on the fake rows
-            self._forward(self.D)
-            self._backward(self.D, d_grads, input_below=False)
-        self._forward(self.G)
-        self._forward(self.D)
-        self._backward(self.D, [None] * len(self.D), input_below=True)
-        self._backward(self.G, g_grads, input_below=False)
+            self._forward("D")
+            self._backward("D", weight_grads=True, input_grad=False)
+        self._forward("G")
+        self._forward("D")
+        self._backward("D", weight_grads=False, input_grad=True)
+        self._backward("G", weight_grads=True, input_grad=False)
 
 
 def torch_seed_gan(torch, data_dim, z_dim=100, g_hidden=(500, 500), d_hidden=(500, 500), batch_norm=None):

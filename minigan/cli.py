@@ -102,7 +102,8 @@ def _add_train_options(parser):
     step.add_argument("--static-step", dest="static_step", action="store_const", const=True, default=None,
                       help="always run each step over arrays allocated once, without a graph (the same numbers bit "
                            "for bit), or stop with an error where it cannot (minigan.gan.static_step). By default "
-                           "it runs wherever it can, and the eager step elsewhere")
+                           "it runs wherever it can, and the eager step elsewhere; with --resume, either flag "
+                           "replaces the run's saved choice")
     step.add_argument("--eager-step", dest="static_step", action="store_const", const=False,
                       help="always build and walk the graph each step (the static step never runs)")
     a("--distributed", action="store_true",
@@ -222,7 +223,8 @@ def _train_run(args):
     if args.resume:
         run_dir = args.out or os.path.dirname(os.path.abspath(args.resume))
         trainer = Trainer.from_checkpoint(args.resume, run_dir=run_dir if main_rank else None, progress=progress,
-                                          distributed=args.distributed)
+                                          distributed=args.distributed,
+                                          static_step="saved" if args.static_step is None else args.static_step)
         steps = args.steps or trainer.config.steps
     else:
         config = _config_from_args(args)

@@ -51,6 +51,20 @@ def test_batchnorm_backward_is_the_plain_one_bit_for_bit(dtype, needs_x):
         assert (a is None and p is None) or np.array_equal(a, p)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batchnorm_of_one_feature_gives_the_plain_numbers(dtype):
+    """NumPy sums an (N, 1) column pairwise, not row by row: the kernel steps aside at C = 1."""
+    rng = np.random.default_rng(7)
+    x, g = rng.standard_normal((257, 1)).astype(dtype), rng.standard_normal((257, 1)).astype(dtype)
+    w, b = np.ones(1, dtype), np.zeros(1, dtype)
+    fused = train_forward_arrays(x, (0,), w, b, None, None, 0.1, 1e-5)
+    plain = _plain("batchnorm", train_forward_arrays, x, (0,), w, b, None, None, 0.1, 1e-5)
+    assert all(np.array_equal(a, p) for a, p in zip(fused, plain))
+    back = train_backward_arrays(g, x, w, fused[1], fused[2], (0,), True)
+    plain_back = _plain("batchnorm", train_backward_arrays, g, x, w, fused[1], fused[2], (0,), True)
+    assert all(np.array_equal(a, p) for a, p in zip(back, plain_back))
+
+
 def test_batchnorm_kernel_writes_into_the_buffers_given():
     rng = np.random.default_rng(2)
     x, w, b = rng.standard_normal((8, 5)), rng.standard_normal(5), rng.standard_normal(5)
@@ -155,6 +169,22 @@ def test_optimizer_kernels_are_the_plain_updates_bit_for_bit(cls, hyper, dtype):
                                                           if k != "step"])
     for a, b in zip(*finals):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("grad", ["float64", "broadcast"])
+def test_a_gradient_unlike_its_parameter_takes_the_array_code(grad):
+    """A float64 gradient on a float32 parameter, or one that broadcasts: the update promotes and broadcasts
+    as NumPy does (the kernel, which indexes element by element, is not used)."""
+    finals = []
+    for fused in (True, False):
+        p = Tensor(np.arange(6, dtype=np.float32).reshape(2, 3), requires_grad=True)
+        q = Tensor(np.ones(2, np.float32), requires_grad=True)  # without a gradient: the per-parameter path
+        opt = optim.Adam([p, q], lr=0.1)
+        for _ in range(3):
+            p.grad = (np.full((2, 3), 0.3) if grad == "float64" else np.ones((1, 3), np.float32))
+            opt.step() if fused else _plain("optimizer", opt.step)
+        finals.append(p.data.copy())
+    assert np.array_equal(finals[0], finals[1])
 
 
 def test_adam_kernel_divides_as_numpy_does():

@@ -214,6 +214,66 @@ def test_static_step_false_never_runs_it(eager_calls):
     assert eager_calls == [1, 2, 3]
 
 
+def _steps(trainer, n):
+    return [trainer.step(grad_norms=False) for _ in range(n)]
+
+
+def _paired(kw, change, steps_before=3, steps_after=3):
+    """An eager run and a default (static where it can) run, each changed by ``change(trainer)`` after
+    ``steps_before`` steps: their records and states."""
+    runs = []
+    for static in (False, None):
+        trainer = Trainer(TrainConfig(steps=steps_before + steps_after, static_step=static, **kw),
+                          load_dataset(kw["data"], seed=0), progress=False)
+        records = _steps(trainer, steps_before)
+        change(trainer)
+        runs.append((records + _steps(trainer, steps_after), trainer))
+    return runs
+
+
+@pytest.mark.parametrize("name, change", [
+    ("a frozen weight", lambda t: setattr(t.G[0].weight, "requires_grad", False)),
+    ("d_steps raised", lambda t: setattr(t.config, "d_steps", 2)),
+    ("d_steps lowered", lambda t: setattr(t.config, "d_steps", 1)),
+    ("batch size", lambda t: setattr(t.config, "batch_size", 32)),
+    ("G in eval mode", lambda t: t.G.eval()),
+    ("a hook on G_ema", lambda t: t.G_ema[0].register_forward_hook(lambda m, a, out: None)),
+    ("the networks in float64", lambda t: (t.G.double(), t.D.double(), t.G_ema.double())),
+])
+def test_by_default_what_the_eager_step_reads_afresh_is_followed(name, change):
+    """What a user changes between steps — a parameter frozen, the config, a network's mode, dtype or
+    hooks — the eager step reads each step: the default step follows it as the eager step does (by running
+    the eager step where the static one cannot, and rebuilding where it can)."""
+    kw = dict(data="ring8", g_ema=0.9, d_steps=3 if name == "d_steps lowered" else 1, batch_size=64)
+    (eager_records, eager), (records, trainer) = _paired(kw, change)
+    assert records == eager_records, name
+    _assert_same_state(trainer, eager)
+
+
+def test_static_step_true_names_what_it_cannot_follow():
+    trainer, _ = _run(CONFIGS["seed GAN, float32"], static=True, steps=2)
+    trainer.G[0].weight.requires_grad = False
+    with pytest.raises(ValueError, match=r"G's parameter '0.weight' is frozen"):
+        trainer.step()
+
+
+def test_width_one_layers_give_the_eager_numbers():
+    """NumPy sums a one-column array pairwise: the kernels that sum over the batch step aside at C = 1."""
+    kw = dict(data="ring8", g_hidden=(16, 1), d_hidden=(16, 1), d_norm="batch")
+    eager, eager_records = _run(kw, static=False)
+    static, static_records = _run(kw, static=True)
+    assert static_records == eager_records
+    _assert_same_state(static, eager)
+
+
+def test_resuming_can_change_the_choice_of_step(tmp_path):
+    trainer, _ = _run(CONFIGS["seed GAN, float32"], static=True, steps=2)
+    trainer.save_checkpoint(str(tmp_path / "c.npz"))
+    resumed = Trainer.from_checkpoint(str(tmp_path / "c.npz"), progress=False, static_step=False)
+    assert resumed.config.static_step is False and resumed._run_step is resumed.training_step
+    assert Trainer.from_checkpoint(str(tmp_path / "c.npz"), progress=False).config.static_step is True
+
+
 def test_hooks_are_refused_by_name():
     kw = CONFIGS["seed GAN, float32"]
     trainer = Trainer(TrainConfig(steps=3, static_step=True, **kw), load_dataset("digits", seed=0), progress=False)

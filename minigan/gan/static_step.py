@@ -57,6 +57,8 @@ everywhere in that package.
 
 from types import SimpleNamespace
 
+import numpy as np
+
 from minigan import autograd, backends, cpu, random
 from minigan.cuda import toggles
 from minigan.gan.step import TrainingStep, check_finite, weight_grad_norms
@@ -112,9 +114,14 @@ def check_supported(config, step_class=TrainingStep, distributed=False):
                          + ". Turn these off, or train with the eager step (static_step=False).")
 
 
+def _networks(training):
+    return [("G", training.G), ("D", training.D)] + ([("G_ema", training.G_ema)] if training.G_ema is not None else [])
+
+
 def _hooks(training):
-    """(network, path, module) of the first of G's or D's modules with hooks on it or on a parameter, or None."""
-    for name, model in (("G", training.G), ("D", training.D)):
+    """(network, path, module) of the first of G's, D's or G_ema's modules with hooks on it or on a
+    parameter, or None."""
+    for name, model in _networks(training):
         for path, module in model.named_modules():
             if module._forward_hooks or module._forward_pre_hooks or any(
                     p._hooks for p in module._parameters.values() if p is not None):
@@ -122,14 +129,38 @@ def _hooks(training):
     return None
 
 
-def _refuse_hooks(training):
-    """Hooks on G's or D's modules or parameters run only on the tape: refuse them, naming one."""
+def obstacle(training, watched=False):
+    """Why the static step cannot run ``training``'s next step as it stands, or None: what the eager step
+    reads afresh each step and the static step would not — the configuration (checked again when it
+    changed), a frozen parameter, networks not of the run's dtype (after ``Module.double()``), a network
+    out of training mode, hooks on a network (which only the tape runs) and, when ``watched`` is asked
+    about, anomaly mode, ``minigan.profile()`` or the op trace (which see the tape's ops)."""
+    c = training.config
+    try:
+        check_supported(c, type(training))
+    except ValueError as exc:
+        return str(exc)
+    dtype = np.dtype(c.dtype)
+    if training.data.dtype != dtype:
+        return f"static_step=True: the data are {training.data.dtype}, the run {c.dtype}"
+    for name, model in _networks(training):
+        for path, p in model.named_parameters():
+            if p.dtype != dtype:
+                return f"static_step=True: {name}'s parameter {path!r} is {p.dtype}, the run {c.dtype}"
+            if not p.requires_grad and name != "G_ema":
+                return (f"static_step=True: {name}'s parameter {path!r} is frozen (requires_grad=False): the static "
+                        "step updates every parameter")
+        if name != "G_ema" and not all(m.training for m in model.modules()):
+            return f"static_step=True: {name} is in eval mode; the static step trains with batch statistics"
     found = _hooks(training)
     if found:
         name, path, module = found
-        raise ValueError(f"static_step=True: {name}'s module {path!r} ({type(module).__name__}) has hooks, which "
-                         "only the eager step runs (the static step records no graph); remove them or train with "
-                         "static_step=None (the default: the eager step then runs) or False")
+        return (f"static_step=True: {name}'s module {path!r} ({type(module).__name__}) has hooks, which only the "
+                "eager step runs (the static step records no graph); remove them, or train with static_step=None "
+                "(the default: the eager step then runs) or False")
+    if watched and autograd._watching:
+        return "anomaly mode, minigan.profile() or the op trace is on"
+    return None
 
 
 # ------------------------------------------------------------------------------------- layers
@@ -351,7 +382,8 @@ def _supports_leaky_slope(module):
 
 
 def _fusable_dense_leaky(dense, following):
-    return (isinstance(dense, Dense) and dense.bias is not None and type(following) is LeakyReLU
+    return (isinstance(dense, Dense) and dense.bias is not None and dense.out_features > 1  # (C = 1: see batchnorm)
+            and type(following) is LeakyReLU
             and _supports_leaky_slope(following) and cpu.use_fused("bias_leaky_relu", dense.weight.data))
 
 
@@ -518,15 +550,21 @@ class StaticStep:
             for p, view in zip(opt.params, opt._flat["grads"]):
                 p.grad = view
         self.switches = dict(toggles._enabled)  # the kernel families on when the layers were chosen
+        self.config_seen = dict(vars(c))          # the configuration the buffers were sized for
         self.built = True
+
+    def _flat_paths(self):
+        """Whether both optimizers now keep their parameters and gradients in flat arrays (the all-at-once
+        path: every parameter with a gradient, one dtype, one step count), which the buffers are bound to."""
+        return all(opt._flat is not None and opt._flat_is_current() and opt._can_step_flat()
+                   for opt in (self.training.G_opt, self.training.D_opt))
 
     def _current(self):
         ts = self.training
-        if not self.built or toggles._enabled != self.switches:
+        if not self.built or toggles._enabled != self.switches or vars(ts.config) != self.config_seen:
             return False
-        for opt in (ts.G_opt, ts.D_opt):
-            if not (opt._flat_is_current() and opt._can_step_flat()):
-                return False
+        if not self._flat_paths():
+            return False
         if self.G_ema is not None and any(a.data is not arrays[0] or p.data is not arrays[1]
                                           for (a, p), arrays in zip(self.ema_pairs, self.ema_arrays)):
             return False
@@ -536,14 +574,17 @@ class StaticStep:
 
     # --------------------------------------------------------------------------- one step
     def __call__(self, step, grad_norms=True):
-        if not self.required and (autograd._watching or _hooks(self.training)):
-            # Chosen by default, the static step steps aside for what only the tape shows: hooks, anomaly
-            # mode, the op profile and trace see the eager step (the next static step rebuilds).
+        problem = obstacle(self.training, watched=not self.required)
+        if problem:
+            if self.required:
+                raise ValueError(problem)
+            # Chosen by default, the static step steps aside for what it cannot replay and for what only
+            # the tape shows; the eager step runs (and the next static step rebuilds).
             return self.training(step, grad_norms)
         if not self._current():  # warm-up: the eager step, then the buffers on the arrays it left
-            _refuse_hooks(self.training)
             last = self.training(step, grad_norms)
-            self._build()
+            if self._flat_paths():
+                self._build()
             return last
         self.prepare(step)
         return self.run(step, grad_norms)

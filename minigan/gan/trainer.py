@@ -408,11 +408,14 @@ class Trainer:
         checkpoint.restore(self, flat, source)
 
     @classmethod
-    def from_checkpoint(cls, path, dataset=None, run_dir=None, progress=True, distributed=False):
+    def from_checkpoint(cls, path, dataset=None, run_dir=None, progress=True, distributed=False, static_step="saved"):
         """Rebuild the trainer saved in ``path`` (its config included) and restore its state. A checkpoint
         holds no trace of the number of ranks that wrote it: it resumes in one process or with any number
-        of ranks (``distributed=True``; every rank reads it)."""
+        of ranks (``distributed=True``; every rank reads it). ``static_step`` None, True or False replaces
+        the saved choice of step (which changes no number: :mod:`minigan.gan.static_step`)."""
         flat, config = checkpoint.load(path)
+        if static_step != "saved":
+            config.static_step = static_step
         if dataset is None:
             from minigan.data import load_dataset
 

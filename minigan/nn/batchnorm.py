@@ -155,7 +155,7 @@ def train_backward_arrays(g, x, weight, mean, inv_std, axes, needs_x,
     the module docstring's closed form ∂ℓ/∂x = (γ/(m σ))(m g − Σg − x̂ Σ g x̂) with x̂ recomputed from x.
     Buffers as in :func:`train_forward_arrays` (``out`` and ``x_hat`` shaped like x, the rest (C,)); fused
     into two passes like the forward."""
-    if _fused(g, weight, x, mean, inv_std):
+    if g.shape == x.shape and _fused(g, weight, x, mean, inv_std):
         return cpu.batchnorm_backward(g, x, weight, mean, inv_std, needs_x,
                                       *_buffers((out, x.shape), (sum_g, mean.shape), (sum_g_x_hat, mean.shape), like=x))
     xp = backends.array_module(g)
@@ -178,8 +178,9 @@ def train_backward_arrays(g, x, weight, mean, inv_std, axes, needs_x,
 def _fused(x, weight, *others):
     """Whether the fused CPU kernels (:mod:`minigan.cpu`, family "batchnorm") take this call: (N, C) NumPy
     arrays of one dtype, γ given (β and the running statistics both given or both absent: the caller's
-    ``others``, None ones left out), every array contiguous."""
-    if x.ndim != 2 or weight is None:
+    ``others``, None ones left out), every array contiguous, and C > 1 (NumPy sums an (N, 1) column
+    pairwise, not row by row as the kernels do: its bits would differ)."""
+    if x.ndim != 2 or x.shape[1] < 2 or weight is None:
         return False
     arrays = [x, weight] + [a for a in others if a is not None]
     return all(a.dtype == x.dtype for a in arrays) and cpu.use_fused("batchnorm", *arrays)

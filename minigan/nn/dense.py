@@ -44,7 +44,8 @@ def linear(x, weight, bias=None):
 
 def outer_or_matmul(a, b, out=None):
     """a @ b; for a (N, 1) and b (1, M) on arrays — the gradient through a one-output layer, D's head — the
-    product a · b, broadcast: the same numbers (a K = 1 product sums nothing) at a third of BLAS's time."""
+    product a · b, broadcast: the same numbers (a K = 1 product sums nothing; only a zero's sign may differ,
+    −0 where BLAS adds the product to +0) at a third of BLAS's time."""
     if a.ndim == 2 and a.shape[1] == 1 and not isinstance(a, Tensor):
         return namespace(a).multiply(a, b, out=out)
     return a @ b if out is None else namespace(a).matmul(a, b, out=out)

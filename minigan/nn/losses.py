@@ -103,6 +103,8 @@ def bce_with_logits_arrays(z, t, out=None, scratch=None):
     ``out`` with ``scratch`` (both shaped like z) if given: the same operations in the same order either
     way (the static training step, :mod:`minigan.gan.static_step`, passes buffers)."""
     xp = backends.array_module(z)
+    if out is None:  # a float64 target with float32 logits makes a float64 loss, as z · t is float64
+        out = xp.empty(z.shape, xp.result_type(z, t))
     loss = xp.maximum(z, 0, out=out)
     loss -= xp.multiply(z, t, out=scratch)
     term = xp.abs(z, out=scratch)
