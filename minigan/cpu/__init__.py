@@ -8,8 +8,9 @@ family against it with the kernels switched off). The families:
 
 - ``"batchnorm"``: BatchNorm's training forward — three passes: the column sums, then Σ(x − μ)², then
   y = ((x − μ)/σ)γ + β with the running statistics updated — and its backward — two passes: Σg and
-  Σg x̂, then ∂ℓ/∂x = (γ/(m σ))(m g − Σg − x̂ Σg x̂) — on C-contiguous (N, C) arrays; the sums add the rows
-  in order, as NumPy's reductions over axis 0 do, and μ = Σx / N is divided in float64, as ``np.mean``
+  Σg x̂, then ∂ℓ/∂x = (γ/(m σ))(m g − Σg − x̂ Σg x̂) — on C-contiguous (N, C) arrays with C > 1; the sums
+  add the rows in order, as NumPy's reductions over axis 0 do (one column NumPy reduces as a contiguous
+  vector, pairwise: C = 1 takes the plain ops), and μ = Σx / N is divided in float64, as ``np.mean``
   divides (by an ``intp`` count);
 - ``"bias_leaky_relu"``: a Dense layer's bias and the LeakyReLU after it, y = max(s(xW + b), xW + b)
   in one pass after the matrix product, and ∂ℓ/∂(xW + b) with Σₙ of it (the bias gradient) in one — in
