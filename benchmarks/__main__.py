@@ -26,6 +26,7 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="BLAS / PyTorch threads (default: all cores)")
     parser.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     parser.add_argument("--no-torch", action="store_true", help="do not compare with PyTorch even if installed")
+    parser.add_argument("--no-jax", action="store_true", help="do not compare with JAX even if installed")
     parser.add_argument("--quick", action="store_true", help="a few seconds in all: a smoke run, not figures")
     return parser.parse_args(argv)
 
@@ -47,7 +48,8 @@ def commands(args):
                  (gradient_penalty, ["--check", "--budget-s", "15"])]
     if args.backend == "cupy":
         parts = [(module, argv + ["--backend", "cupy"]) for module, argv in parts if module is step]
-    return [(module, argv + common) for module, argv in parts]
+    no_jax = ["--no-jax"] if args.no_jax else []
+    return [(module, argv + common + (no_jax if module in (step, ops, scaling) else [])) for module, argv in parts]
 
 
 def main(argv=None):

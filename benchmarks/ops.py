@@ -1,7 +1,7 @@
-"""Per-op forward+backward timings: minigan vs PyTorch eager (if installed) vs hand-written NumPy.
+"""Per-op forward+backward timings: minigan vs PyTorch eager and JAX jit (if installed) vs hand-written NumPy.
 
     python -m benchmarks.ops [--batch-sizes 64,1024] [--width 500] [--repeats N] [--threads N]
-                             [--no-torch] [--out DIR] [--json PATH]
+                             [--no-torch] [--no-jax] [--out DIR] [--json PATH]
 
 What one "call" is, for each op (float32, CPU):
 
@@ -150,6 +150,67 @@ def torch_adam(torch, shapes, rng):
     return opt.step
 
 
+# ------------------------------------------------------------------------------------------ JAX
+def jax_cases(jax, n, width, rng):
+    """Each op's forward and backward as one ``jax.jit`` function (``jax.vjp`` with the same upstream
+    gradient), its results waited for: what XLA makes of each op alone."""
+    jnp = jax.numpy
+    x = jnp.asarray(rng.standard_normal((n, width), dtype=np.float32))
+    w, b = jnp.asarray(_w(rng, width, width)), jnp.asarray(_b(rng, width))
+    g = jnp.asarray(rng.standard_normal((n, width), dtype=np.float32))
+    gamma, beta = jnp.ones(width, jnp.float32), jnp.zeros(width, jnp.float32)
+    running = (jnp.zeros(width, jnp.float32), jnp.ones(width, jnp.float32))
+    z, target = jnp.asarray(rng.standard_normal((n, 1), dtype=np.float32)), jnp.ones((n, 1), jnp.float32)
+
+    def batch_norm(x, gamma, beta, running):
+        mean, var = x.mean(axis=0), x.var(axis=0)
+        new_running = (0.9 * running[0] + 0.1 * mean, 0.9 * running[1] + (0.1 * n / (n - 1)) * var)
+        return (x - mean) * jax.lax.rsqrt(var + 1e-5) * gamma + beta, new_running
+
+    def backward_of(f, cotangent, *args):
+        out, pullback = jax.vjp(f, *args)
+        return out, pullback(cotangent)
+
+    def bce(z):
+        return jnp.mean(jnp.maximum(z, 0) - z * target + jnp.log1p(jnp.exp(-jnp.abs(z))))
+
+    steps = {
+        "linear": (jax.jit(lambda x, w, b: backward_of(lambda x, w, b: x @ w + b, g, x, w, b)), (x, w, b)),
+        "batch_norm": (jax.jit(lambda x, gamma, beta: backward_of(
+            lambda x, gamma, beta: batch_norm(x, gamma, beta, running)[0], g, x, gamma, beta)
+            + (batch_norm(x, gamma, beta, running)[1],)), (x, gamma, beta)),
+        "leaky_relu": (jax.jit(lambda x: backward_of(lambda x: jnp.maximum(x, 0.2 * x), g, x)), (x,)),
+        "bce_with_logits": (jax.jit(lambda z: backward_of(bce, jnp.float32(1.0), z)), (z,)),
+    }
+    return {op: (lambda f=f, args=args: jax.block_until_ready(f(*args))) for op, (f, args) in steps.items()}
+
+
+def jax_adam(jax, shapes, rng):
+    """Adam over the parameters as one jitted update (PyTorch's rule), buffers donated: XLA's one pass."""
+    jnp = jax.numpy
+    params = [jnp.asarray(rng.standard_normal(s, dtype=np.float32) * 0.05) for s in shapes]
+    grads = [jnp.asarray(rng.standard_normal(s, dtype=np.float32) * 1e-3) for s in shapes]
+    state = {"params": params, "m": [jnp.zeros_like(p) for p in params], "v": [jnp.zeros_like(p) for p in params],
+             "t": jnp.zeros((), jnp.float32)}
+    (beta1, beta2), lr = ADAM["betas"], ADAM["lr"]
+
+    def update(state, grads):
+        t = state["t"] + 1
+        m = [beta1 * m + (1 - beta1) * g for m, g in zip(state["m"], grads)]
+        v = [beta2 * v + (1 - beta2) * g * g for v, g in zip(state["v"], grads)]
+        step, root = lr / (1 - beta1 ** t), jnp.sqrt(1 - beta2 ** t)
+        params = [p - step * m / (jnp.sqrt(v) / root + 1e-8) for p, m, v in zip(state["params"], m, v)]
+        return {"params": params, "m": m, "v": v, "t": t}
+
+    jitted = jax.jit(update, donate_argnums=0)
+    holder = [state]
+
+    def run():
+        holder[0] = jax.block_until_ready(jitted(holder[0], grads))
+
+    return run
+
+
 # ------------------------------------------------------------------------------------------ NumPy
 def numpy_cases(n, width, rng):
     x = rng.standard_normal((n, width), dtype=np.float32)
@@ -259,6 +320,7 @@ def parse_args(argv=None):
     parser.add_argument("--gap-ms", type=float, default=None,
                         help="untimed pause before each sample (default: 120 with >1 thread and PyTorch, else 0)")
     parser.add_argument("--no-torch", action="store_true", help="do not compare with PyTorch even if installed")
+    parser.add_argument("--no-jax", action="store_true", help="do not compare with JAX even if installed")
     parser.add_argument("--out", help="directory for ops.json and ops.md")
     parser.add_argument("--json", help="path of the JSON results")
     args = parser.parse_args(argv)
@@ -280,6 +342,9 @@ def measure(cases, repeats, gap_s=0.0):
 def main(argv=None):
     args = parse_args(argv)
     torch, reason, threads, gap_s, machine = _common.start_comparison(args)
+    jax, jax_reason = (None, "--no-jax was given") if args.no_jax else _common.load_jax(args.threads)
+    if jax is None:
+        print(f"JAX comparison skipped: {jax_reason}")
     rng = np.random.default_rng(0)
 
     rows = []
@@ -293,21 +358,27 @@ def main(argv=None):
             cases = {"minigan": minigan_adam(size, rng), "numpy": numpy_adam(size, rng)}
             if torch is not None:
                 cases["pytorch"] = torch_adam(torch, size, rng)
+            if jax is not None:
+                cases["jax"] = jax_adam(jax, size, rng)
         else:
             if size not in per_n:
                 per_n[size] = {"minigan": minigan_cases(size, args.width, rng),
                                "numpy": numpy_cases(size, args.width, rng)}
                 if torch is not None:
                     per_n[size]["pytorch"] = torch_cases(torch, size, args.width, rng)
+                if jax is not None:
+                    per_n[size]["jax"] = jax_cases(jax, size, args.width, rng)
             cases = {system: ops[op] for system, ops in per_n[size].items()}
         result = measure(cases, args.repeats, gap_s)
         row = {"op": op, "size": label, **{f"{k}_us": v["median"] for k, v in result.items()}, "detail": result}
-        if "pytorch" in result:
-            row["minigan/pytorch"] = result["minigan"]["median"] / result["pytorch"]["median"]
+        for peer in ("pytorch", "jax"):
+            if peer in result:
+                row[f"minigan/{peer}"] = result["minigan"]["median"] / result[peer]["median"]
         row["minigan/numpy"] = result["minigan"]["median"] / result["numpy"]["median"]
         rows.append(row)
         print(f"  {op:<16} {label:<34} minigan {result['minigan']['median']:9.1f} µs"
               + (f"   PyTorch {result['pytorch']['median']:9.1f} µs" if "pytorch" in result else "")
+              + (f"   JAX {result['jax']['median']:9.1f} µs" if "jax" in result else "")
               + f"   NumPy {result['numpy']['median']:9.1f} µs")
         sys.stdout.flush()
 
@@ -316,9 +387,11 @@ def main(argv=None):
     watch_table = [[r["mode"], f"{r['us_per_op']:.2f}", _common.fmt_ratio(r["vs_nothing_watching"])]
                    for r in watch_rows]
 
-    header = ["op", "size", "minigan µs", "PyTorch µs", "NumPy µs", "minigan/PyTorch", "minigan/NumPy"]
+    header = ["op", "size", "minigan µs", "PyTorch µs", "JAX µs", "NumPy µs", "minigan/PyTorch", "minigan/JAX",
+              "minigan/NumPy"]
     table = [[r["op"], r["size"], f"{r['minigan_us']:.1f}", f"{r['pytorch_us']:.1f}" if "pytorch_us" in r else "—",
-              f"{r['numpy_us']:.1f}", _common.fmt_ratio(r.get("minigan/pytorch")),
+              f"{r['jax_us']:.1f}" if "jax_us" in r else "—", f"{r['numpy_us']:.1f}",
+              _common.fmt_ratio(r.get("minigan/pytorch")), _common.fmt_ratio(r.get("minigan/jax")),
               _common.fmt_ratio(r["minigan/numpy"])]
              for r in rows]
     print(f"\nforward+backward per call, median of {args.repeats} interleaved samples (Adam: one step):")

@@ -1,8 +1,9 @@
-"""ms per training step against batch size and against layer width: minigan vs PyTorch vs the floor.
+"""ms per training step against batch size and against layer width: minigan (eager and static step) vs
+PyTorch vs JAX vs the floor.
 
     python -m benchmarks.scaling --out DIR [--batch-sizes 64,...,4096] [--widths 128,256,512,1024]
                                  [--width-batch 256] [--repeats N] [--warmup N] [--budget-s S]
-                                 [--threads N] [--no-torch]
+                                 [--threads N] [--no-torch] [--no-jax]
 
 Two sweeps of the training step of :mod:`benchmarks.step` (same systems, same interleaved timing,
 medians, float32 on the CPU):
@@ -23,8 +24,8 @@ import sys
 from benchmarks import _common
 from benchmarks._systems import benchmark_data, build_systems
 
-STYLE = {"minigan": ("minigan", "C0", "o"), "pytorch": ("PyTorch eager", "C1", "s"),
-         "floor": ("NumPy floor", "C2", "^")}
+STYLE = {"minigan": ("minigan, eager step", "C0", "o"), "minigan_static": ("minigan, static step", "C3", "D"),
+         "pytorch": ("PyTorch eager", "C1", "s"), "jax": ("JAX jit", "C4", "v"), "floor": ("NumPy floor", "C2", "^")}
 
 
 def parse_args(argv=None):
@@ -43,6 +44,7 @@ def parse_args(argv=None):
     parser.add_argument("--gap-ms", type=float, default=None,
                         help="untimed pause before each timed step (default: 120 with >1 thread and PyTorch, else 0)")
     parser.add_argument("--no-torch", action="store_true", help="do not compare with PyTorch even if installed")
+    parser.add_argument("--no-jax", action="store_true", help="do not compare with JAX even if installed")
     args = parser.parse_args(argv)
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
     args.widths = [int(w) for w in args.widths.split(",") if w.strip()]
@@ -50,7 +52,8 @@ def parse_args(argv=None):
 
 
 def point(data, batch_size, width, args, torch, reason):
-    systems, skipped = build_systems(data, batch_size, "numpy", torch, reason, threads=args.threads,
+    systems, skipped = build_systems(data, batch_size, "numpy", torch, reason, include=tuple(STYLE),
+                                     threads=args.threads, jax=args.jax, jax_reason=args.jax_reason,
                                      g_hidden=(width, width), d_hidden=(width, width))
     times = _common.time_interleaved([_common.Timed(s.label, s.step, s.sync) for s in systems], args.repeats,
                                      args.warmup, args.budget_s, gap_s=args.gap_s)
@@ -95,6 +98,9 @@ def plot(path, by_batch, by_width, width_batch, title):
 def main(argv=None):
     args = parse_args(argv)
     torch, reason, threads, args.gap_s, machine = _common.start_comparison(args)
+    args.jax, args.jax_reason = (None, "--no-jax was given") if args.no_jax else _common.load_jax(args.threads)
+    if args.jax is None:
+        print(f"JAX comparison skipped: {args.jax_reason}")
     data = benchmark_data()
     print("batch-size sweep (seed GAN, width 500):")
     by_batch = [point(data, n, 500, args, torch, reason) for n in args.batch_sizes]
