@@ -49,7 +49,7 @@ def commands(args):
     if args.backend == "cupy":
         parts = [(module, argv + ["--backend", "cupy"]) for module, argv in parts if module is step]
     no_jax = ["--no-jax"] if args.no_jax else []
-    return [(module, argv + common + (no_jax if module in (step, ops, scaling) else [])) for module, argv in parts]
+    return [(module, argv + common + no_jax) for module, argv in parts]
 
 
 def main(argv=None):

@@ -1,8 +1,8 @@
-"""Time ONE WGAN-GP discriminator step (double backward): minigan vs PyTorch eager, on the CPU.
+"""Time ONE WGAN-GP discriminator step (double backward): minigan vs PyTorch eager vs JAX jit, on the CPU.
 
     python -m benchmarks.gradient_penalty [--batch-sizes 64,256,1024] [--repeats N] [--warmup N]
                                           [--budget-s S] [--threads N] [--gap-ms MS] [--out DIR]
-                                          [--json PATH] [--check] [--no-torch] [--profile N]
+                                          [--json PATH] [--check] [--no-torch] [--no-jax] [--profile N]
 
 The workload, the critic update of WGAN-GP (Gulrajani et al., 2017, Algorithm 1) without the
 generator: D = Dense(784→500)–LeakyReLU(0.2)–Dense(500→500)–LeakyReLU(0.2)–Dense(500→1), no
@@ -190,6 +190,87 @@ class TorchCritic:
         return _common.torch_cpu_peak(self.torch, self.step)
 
 
+class JaxCritic:
+    """The same critic and step in JAX on the CPU, the whole step one ``jax.jit`` function (state donated):
+    x̂, ∇ = ``jax.grad`` of ΣD(x̂) inside the loss, ``jax.value_and_grad`` of L (the double backward),
+    Adam written out as PyTorch's; weights copied from a :class:`MiniganCritic`, the rows and ε of each
+    step from the same :class:`Draws`."""
+
+    label = "jax"
+
+    def __init__(self, jax, draws, weights_from):
+        jnp = jax.numpy
+        self.jax, self.draws, self.k = jax, draws, 0
+        data, fake = jnp.asarray(draws.data), jnp.asarray(draws.fake)
+        slope = CRITIC["negative_slope"]
+        (beta1, beta2), lr = ADAM["betas"], ADAM["lr"]
+        tree_map = jax.tree_util.tree_map
+
+        def critic(params, x):
+            for W, b in params[:-1]:
+                x = x @ W + b
+                x = jnp.maximum(x, slope * x)
+            W, b = params[-1]
+            return x @ W + b
+
+        def loss_fn(params, real, eps):
+            x_hat = eps * real + (1 - eps) * fake
+            g = jax.grad(lambda x: critic(params, x).sum())(x_hat)
+            penalty = ((jnp.sqrt(jnp.sum(g * g, axis=1)) - 1) ** 2).mean()
+            return critic(params, fake).mean() - critic(params, real).mean() + PENALTY_WEIGHT * penalty
+
+        def step(state, index, eps):
+            loss, grads = jax.value_and_grad(loss_fn)(state["params"], data[index], eps)
+            t = state["t"] + 1
+            m = tree_map(lambda m, g: beta1 * m + (1 - beta1) * g, state["m"], grads)
+            v = tree_map(lambda v, g: beta2 * v + (1 - beta2) * g * g, state["v"], grads)
+            size, root = lr / (1 - beta1 ** t), jnp.sqrt(1 - beta2 ** t)
+            params = tree_map(lambda p, m, v: p - size * m / (jnp.sqrt(v) / root + 1e-8), state["params"], m, v)
+            return {"params": params, "m": m, "v": v, "t": t}, loss
+
+        params = [(jnp.asarray(d.weight.data), jnp.asarray(d.bias.data)) for d in weights_from.dense_layers]
+        zeros = tree_map(jnp.zeros_like, params)
+        self.state = {"params": params, "m": zeros, "v": tree_map(jnp.zeros_like, params),
+                      "t": jnp.zeros((), jnp.float32)}
+        self.loss_fn = loss_fn
+        self._step = jax.jit(step, donate_argnums=0)
+        self.name = f"JAX {jax.__version__} jit (cpu)"
+
+    def step(self):
+        index, eps = self.draws.step(self.k)
+        self.k += 1
+        self.state, loss = self._step(self.state, index, eps)
+        return float(loss)
+
+    def sync(self):
+        """Nothing to wait for: ``step`` read L back."""
+
+    def peak_memory(self):
+        return None, "not measured (XLA's CPU allocator is not visible to tracemalloc)"
+
+
+def check_matches_jax(jax, batch_size=16, tolerance=1e-4, n_data=256):
+    """L and every parameter's gradient (through the double backward) of minigan's and of the JAX critic,
+    from the same weights on the same draws, in float32: the worst normwise relative differences (raises
+    beyond ``tolerance``). (Not the updated weights: Adam's first step is lr · g/(|g| + ε), which turns a
+    last-bit difference of a gradient near zero into a difference of lr.)"""
+    draws = Draws(benchmark_data(n=n_data), batch_size, rounds=1)
+    minigan_critic = MiniganCritic(draws)
+    peer = JaxCritic(jax, draws, weights_from=minigan_critic)
+    index, eps = draws.step(0)
+    loss = minigan_critic.loss_and_gradients(index, eps)
+    their_loss, their_grads = jax.value_and_grad(peer.loss_fn)(peer.state["params"], peer.jax.numpy.asarray(
+        draws.data[index]), eps)
+    worst = {"L": _relative_error(loss.data, np.asarray(their_loss)), "gradients": 0.0}
+    for dense, (d_W, d_b) in zip(minigan_critic.dense_layers, their_grads):
+        worst["gradients"] = max(worst["gradients"], _relative_error(dense.weight.grad, np.asarray(d_W)),
+                                 _relative_error(dense.bias.grad, np.asarray(d_b)))
+    bad = {k: v for k, v in worst.items() if not v <= tolerance}
+    if bad:
+        raise AssertionError(f"the JAX critic's step differs from minigan's beyond {tolerance}: {bad}")
+    return worst
+
+
 # ------------------------------------------------------------------------------------------ self-check
 def _relative_error(mine, reference, scale=None):
     """max |mine − reference| / scale, scale = max |reference| unless given (normwise relative error)."""
@@ -248,10 +329,11 @@ def parse_args(argv=None):
         parser, "64,256,1024", "gradient_penalty.json",
         check_help="verify minigan against PyTorch (float64, rtol 1e-9) first; skipped without PyTorch",
         profile_help="profile N steps of each system at the first batch size and print the top entries")
+    parser.add_argument("--no-jax", action="store_true", help="leave out the JAX peer")
     return _common.parse_timing_arguments(parser, argv)
 
 
-def build_systems(data, batch_size, torch, torch_reason, rounds, threads=None):
+def build_systems(data, batch_size, torch, torch_reason, rounds, threads=None, jax=None, jax_reason=None):
     """The systems for one batch size, on shared :class:`Draws`, and {label: reason} for those skipped."""
     draws = Draws(data, batch_size, rounds)
     systems = [MiniganCritic(draws)]
@@ -260,19 +342,24 @@ def build_systems(data, batch_size, torch, torch_reason, rounds, threads=None):
         skipped["pytorch"] = torch_reason
     else:
         systems.append(TorchCritic(torch, draws, weights_from=systems[0], threads=threads))
+    if jax is None:
+        skipped["jax"] = jax_reason or "JAX not requested"
+    else:
+        systems.append(JaxCritic(jax, draws, weights_from=systems[0]))
     return systems, skipped
 
 
 def measure_batch_size(data, batch_size, args, torch, torch_reason):
     """Time the systems interleaved and measure their memory at one batch size; return a dict."""
     rounds = max(args.warmup, 1) + args.repeats + 1  # warm-up, timed rounds, the memory step
-    systems, skipped = build_systems(data, batch_size, torch, torch_reason, rounds, threads=args.threads)
-    return _common.measure_systems(systems, skipped, batch_size, args)
+    systems, skipped = build_systems(data, batch_size, torch, torch_reason, rounds, threads=args.threads,
+                                     jax=args.jax, jax_reason=args.jax_reason)
+    return _common.measure_systems(systems, skipped, batch_size, args, references=("pytorch", "jax"))
 
 
 def summary_rows(results):
-    header = ["batch", "minigan ms (p25–p75)", "PyTorch ms (p25–p75)", "minigan/PyTorch", "minigan MB",
-              "PyTorch MB"]
+    header = ["batch", "minigan ms (p25–p75)", "PyTorch ms (p25–p75)", "JAX ms (p25–p75)", "minigan/PyTorch",
+              "minigan/JAX", "minigan MB", "PyTorch MB"]
     rows = []
     for r in results:
         s = r["systems"]
@@ -283,8 +370,9 @@ def summary_rows(results):
             e = s[label]
             return f"{_common.fmt_ms(e['median_ms'])} ({_common.fmt_ms(e['p25_ms'])}–{_common.fmt_ms(e['p75_ms'])})"
 
-        rows.append([r["batch_size"], timing("minigan"), timing("pytorch"),
+        rows.append([r["batch_size"], timing("minigan"), timing("pytorch"), timing("jax"),
                      _common.fmt_ratio(r["ratios"].get("minigan/pytorch")),
+                     _common.fmt_ratio(r["ratios"].get("minigan/jax")),
                      _common.fmt_mb(s["minigan"]["peak_bytes"]),
                      _common.fmt_mb(s["pytorch"]["peak_bytes"] if "pytorch" in s else None)])
     return header, rows
@@ -324,6 +412,9 @@ def main(argv=None):
     torch, torch_reason = (None, "--no-torch was given") if args.no_torch else _common.load_torch()
     if torch is None:
         print(f"PyTorch comparison skipped: {torch_reason}")
+    args.jax, args.jax_reason = (None, "--no-jax was given") if args.no_jax else _common.load_jax(args.threads)
+    if args.jax is None:
+        print(f"JAX comparison skipped: {args.jax_reason}")
     threads = _common.configure_threads(args.threads, torch)
     args.gap_s = _common.default_gap_s(args.gap_ms, threads["threads"], mixed=torch is not None)
     payload["threads"] = threads
@@ -341,6 +432,10 @@ def main(argv=None):
             payload["check"] = {"tolerance": 1e-9, "worst_relative_errors": worst}
             print("check: minigan's L, gradients and Adam updates equal PyTorch's in float64 "
                   f"(worst normwise relative error {max(worst.values()):.1e} ≤ 1e-9)")
+        if args.jax is not None:
+            worst = check_matches_jax(args.jax)
+            payload["check_jax"] = {"tolerance": 1e-4, "worst_relative_errors": worst}
+            print(f"check: the JAX critic's L and gradients equal minigan's in float32 ({worst})")
 
     data = benchmark_data()
     results = _common.measure_batch_sizes(data, args, measure_batch_size, summary_rows, torch, torch_reason)

@@ -82,6 +82,17 @@ def test_the_jax_peer_computes_minigans_step():
     assert set(worst) == {"statistics", "weight gradient norms", "weights", "running statistics"}
 
 
+def test_the_jax_critic_computes_minigans_wgan_gp_gradients():
+    pytest.importorskip("jax")
+    from benchmarks import _common
+    from benchmarks.gradient_penalty import check_matches_jax
+
+    jax, reason = _common.load_jax()
+    assert jax is not None, reason
+    worst = check_matches_jax(jax)
+    assert set(worst) == {"L", "gradients"} and max(worst.values()) <= 1e-4
+
+
 @pytest.mark.torch
 def test_gradient_penalty_critic_step_equals_pytorch_in_float64():
     torch = pytest.importorskip("torch")
