@@ -21,29 +21,26 @@ def _maximum(a, b):
 
 # ----------------------------------------------------------------------------------- batchnorm
 @_jit
-def _column_mean(x, mean, out_sum):
-    """mean[c] = (Σᵢ x[i, c]) / N, the sum in x's dtype and the division in float64 (``np.mean``)."""
-    n, c = x.shape
+def _statistics(y, shift, shifted, running_mean, running_var, track, one_minus_momentum, momentum,
+                momentum_unbiased, eps, one, mean, var, inv_std):
+    """The batch statistics of x = y (+ shift, when ``shifted``: a Dense layer's product and bias, x never
+    stored): μ = Σx / N and σ² = Σ(x − μ)² / N, each sum in x's dtype row by row and divided in float64
+    (``np.mean``); the running statistics updated when ``track``; 1/√(σ² + ε) into ``inv_std``, which
+    holds the sums until then."""
+    n, c = y.shape
     for j in range(c):
-        out_sum[j] = x[0, j]
+        inv_std[j] = y[0, j] + shift[j] if shifted else y[0, j]
     for i in range(1, n):
         for j in range(c):
-            out_sum[j] += x[i, j]
+            inv_std[j] += y[i, j] + shift[j] if shifted else y[i, j]
     for j in range(c):
-        mean[j] = np.float64(out_sum[j]) / np.float64(n)
-
-
-@_jit
-def batchnorm_forward(x, weight, bias, running_mean, running_var, track, one_minus_momentum, momentum,
-                      momentum_unbiased, eps, one, out, mean, var, inv_std):
-    n, c = x.shape
-    _column_mean(x, mean, inv_std)                    # (inv_std holds the sums for now)
-    for j in range(c):                                # σ² = mean of (x − μ)², Σ in x's dtype
-        t = x[0, j] - mean[j]
+        mean[j] = np.float64(inv_std[j]) / np.float64(n)
+    for j in range(c):
+        t = (y[0, j] + shift[j] if shifted else y[0, j]) - mean[j]
         inv_std[j] = t * t
     for i in range(1, n):
         for j in range(c):
-            t = x[i, j] - mean[j]
+            t = (y[i, j] + shift[j] if shifted else y[i, j]) - mean[j]
             inv_std[j] += t * t
     for j in range(c):
         var[j] = np.float64(inv_std[j]) / np.float64(n)
@@ -53,6 +50,14 @@ def batchnorm_forward(x, weight, bias, running_mean, running_var, track, one_min
             running_var[j] = running_var[j] * one_minus_momentum + var[j] * momentum_unbiased
     for j in range(c):
         inv_std[j] = one / np.sqrt(var[j] + eps)
+
+
+@_jit
+def batchnorm_forward(x, weight, bias, running_mean, running_var, track, one_minus_momentum, momentum,
+                      momentum_unbiased, eps, one, out, mean, var, inv_std):
+    _statistics(x, weight, False, running_mean, running_var, track, one_minus_momentum, momentum,
+                momentum_unbiased, eps, one, mean, var, inv_std)
+    n, c = x.shape
     for i in range(n):
         for j in range(c):
             out[i, j] = (x[i, j] - mean[j]) * inv_std[j] * weight[j] + bias[j]
@@ -81,29 +86,9 @@ def bias_batchnorm_leaky_relu_forward(y, shift, weight, bias, running_mean, runn
                                       momentum, momentum_unbiased, eps, one, slope, out, mean, var, inv_std):
     """BatchNorm of t = y + shift (a Dense layer's product and bias), then LeakyReLU: ``batchnorm_forward``
     on t (recomputed, never stored) with max(s·u, u) applied to each output u."""
+    _statistics(y, shift, True, running_mean, running_var, track, one_minus_momentum, momentum, momentum_unbiased,
+                eps, one, mean, var, inv_std)
     n, c = y.shape
-    for j in range(c):
-        inv_std[j] = y[0, j] + shift[j]
-    for i in range(1, n):
-        for j in range(c):
-            inv_std[j] += y[i, j] + shift[j]
-    for j in range(c):
-        mean[j] = np.float64(inv_std[j]) / np.float64(n)
-    for j in range(c):
-        t = y[0, j] + shift[j] - mean[j]
-        inv_std[j] = t * t
-    for i in range(1, n):
-        for j in range(c):
-            t = y[i, j] + shift[j] - mean[j]
-            inv_std[j] += t * t
-    for j in range(c):
-        var[j] = np.float64(inv_std[j]) / np.float64(n)
-    if track:
-        for j in range(c):
-            running_mean[j] = running_mean[j] * one_minus_momentum + mean[j] * momentum
-            running_var[j] = running_var[j] * one_minus_momentum + var[j] * momentum_unbiased
-    for j in range(c):
-        inv_std[j] = one / np.sqrt(var[j] + eps)
     for i in range(n):
         for j in range(c):
             u = (y[i, j] + shift[j] - mean[j]) * inv_std[j] * weight[j] + bias[j]
