@@ -22,8 +22,9 @@ family against it with the kernels switched off). The families:
   layer's bias, BatchNorm and LeakyReLU — as one kernel each way (three passes forward where the plain
   ops make twelve).
 
-BCE with logits has no CPU kernel: its arrays are D's (N, 1) outputs, a few hundred numbers, where a
-kernel saves nothing measurable (``benchmarks/RESULTS.md``).
+BCE with logits has no CPU kernel: its arrays are D's (N, 1) outputs, a few hundred numbers (the whole
+loss, both ways, is about 0.5 ms of a step: ``benchmarks/RESULTS.md``), and a kernel's exp and log1p
+(LLVM's) would not give NumPy's bits, which every kernel here keeps.
 
 Switches: the CUDA families' own (:mod:`minigan.cuda.toggles`: ``minigan.cuda.kernels_disabled("batchnorm")``,
 ``set_kernels_enabled``, ``MINIGAN_KERNELS``), one set for both backends. A family is used on NumPy
