@@ -74,8 +74,16 @@ def _fused(param, *arrays):
     """Whether the fused CPU update (:mod:`minigan.cpu`, family "optimizer") takes these arrays: every one of
     the parameter's shape and dtype (a gradient that broadcasts, or of another dtype, takes the array
     code, which promotes and broadcasts as NumPy does), contiguous NumPy floats."""
-    return (all(a.shape == param.shape and a.dtype == param.dtype for a in arrays)
+    return (all(a is not None and a.shape == param.shape and a.dtype == param.dtype for a in arrays)
             and cpu.use_fused("optimizer", param, *arrays))
+
+
+def _python_hyper(hyper, *scalars):
+    """Whether the hyper-parameters are Python numbers (the plain update casts those to the array's dtype,
+    as the kernels do; a NumPy scalar computes in its own) and the step's numbers are Python numbers or the
+    static step's 1-element arrays."""
+    return (all(type(v) in (int, float, bool) for v in hyper.values())
+            and all(type(v) in (int, float) or (isinstance(v, np.ndarray) and v.shape == (1,)) for v in scalars))
 
 
 def gradient_array(p):
@@ -350,7 +358,8 @@ class SGD(Optimizer):
         xp = backends.array_module(param)
         momentum = self.hyper["momentum"]
         buffer = state.get("momentum_buffer")
-        if (not momentum or buffer is not None) and _fused(param, g, *([buffer] if momentum else [])):
+        if (not momentum or buffer is not None) and _python_hyper(self.hyper, lr) and _fused(
+                param, g, *([buffer] if momentum else [])):
             cpu.sgd_update(param, g, buffer if momentum else None, momentum, self.hyper["nesterov"], lr)
             return
         if momentum:
@@ -427,7 +436,7 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = xp.zeros_like(param)
         m, v = state["exp_avg"], state["exp_avg_sq"]
         max_v = state.get("max_exp_avg_sq")
-        if _fused(param, g, m, v, *([max_v] if h["amsgrad"] else [])):
+        if _python_hyper(h, step_size, bias2_sqrt) and _fused(param, g, m, v, *([max_v] if h["amsgrad"] else [])):
             cpu.adam_update(param, g, m, v, max_v if h["amsgrad"] else None, h["beta1"], h["beta2"], h["eps"],
                             step_size, bias2_sqrt)
             return
@@ -487,7 +496,7 @@ class RMSprop(Optimizer):
         square_avg = state["square_avg"]
         grad_avg, buffer = state.get("grad_avg"), state.get("momentum_buffer")
         optional = [a for a in (grad_avg, buffer) if a is not None]
-        if _fused(param, g, square_avg, *optional):
+        if _python_hyper(h, lr) and _fused(param, g, square_avg, *optional):
             cpu.rmsprop_update(param, g, square_avg, grad_avg if h["centered"] else None,
                                buffer if momentum > 0 else None, alpha, h["eps"], momentum, lr)
             return

@@ -187,6 +187,26 @@ def test_a_gradient_unlike_its_parameter_takes_the_array_code(grad):
     assert np.array_equal(finals[0], finals[1])
 
 
+def test_numpy_scalar_hyper_parameters_take_the_plain_path():
+    """A NumPy float64 ε or β computes in float64 on the plain path (NumPy's promotion), where a kernel
+    would cast it to the array's dtype: the kernels step aside for them."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((16, 4)).astype(np.float32)
+    w, b = np.ones(4, np.float32), np.zeros(4, np.float32)
+    fused = train_forward_arrays(x, (0,), w, b, None, None, 0.1, np.float64(1e-3))
+    plain = _plain("batchnorm", train_forward_arrays, x, (0,), w, b, None, None, 0.1, np.float64(1e-3))
+    assert all(np.array_equal(a, p) for a, p in zip(fused, plain))
+    finals = []
+    for fused_on in (True, False):
+        p = Tensor(np.linspace(-1, 1, 6, dtype=np.float32), requires_grad=True)
+        opt = optim.Adam([p], lr=0.01, betas=(np.float64(0.5), np.float64(0.999)))
+        for _ in range(3):
+            p.grad = np.full(6, 0.3, np.float32)
+            opt.step() if fused_on else _plain("optimizer", opt.step)
+        finals.append(p.data.copy())
+    assert np.array_equal(*finals)
+
+
 def test_adam_kernel_divides_as_numpy_does():
     """ε = 0 and a zero gradient: 0/0 is NaN in both (the kernel never raises ZeroDivisionError)."""
     finals = []

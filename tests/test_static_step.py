@@ -231,23 +231,57 @@ def _paired(kw, change, steps_before=3, steps_after=3):
     return runs
 
 
-@pytest.mark.parametrize("name, change", [
-    ("a frozen weight", lambda t: setattr(t.G[0].weight, "requires_grad", False)),
-    ("d_steps raised", lambda t: setattr(t.config, "d_steps", 2)),
-    ("d_steps lowered", lambda t: setattr(t.config, "d_steps", 1)),
-    ("batch size", lambda t: setattr(t.config, "batch_size", 32)),
-    ("G in eval mode", lambda t: t.G.eval()),
-    ("a hook on G_ema", lambda t: t.G_ema[0].register_forward_hook(lambda m, a, out: None)),
-    ("the networks in float64", lambda t: (t.G.double(), t.D.double(), t.G_ema.double())),
-])
-def test_by_default_what_the_eager_step_reads_afresh_is_followed(name, change):
-    """What a user changes between steps — a parameter frozen, the config, a network's mode, dtype or
-    hooks — the eager step reads each step: the default step follows it as the eager step does (by running
-    the eager step where the static one cannot, and rebuilding where it can)."""
-    kw = dict(data="ring8", g_ema=0.9, d_steps=3 if name == "d_steps lowered" else 1, batch_size=64)
+def _fortran(t):
+    t.G_ema[3].weight.data = np.asfortranarray(t.G_ema[3].weight.data)
+
+
+def _replace_activation(t):
+    from minigan.nn import ReLU
+
+    t.G._modules["2"] = ReLU()
+
+
+CHANGES = [
+    ("a frozen weight", lambda t: setattr(t.G[0].weight, "requires_grad", False), {}),
+    ("d_steps raised", lambda t: setattr(t.config, "d_steps", 2), {}),
+    ("d_steps lowered", lambda t: setattr(t.config, "d_steps", 1), dict(d_steps=3)),
+    ("batch size", lambda t: setattr(t.config, "batch_size", 32), {}),
+    ("G in eval mode", lambda t: t.G.eval(), {}),
+    ("a hook on G_ema", lambda t: t.G_ema[0].register_forward_hook(lambda m, a, out: None), {}),
+    ("the networks in float64", lambda t: (t.G.double(), t.D.double(), t.G_ema.double()), {}),
+    ("a LeakyReLU's slope", lambda t: setattr(t.G[2], "negative_slope", 0.3), {}),
+    ("a module replaced", _replace_activation, {}),
+    ("the objective's label smoothing", lambda t: setattr(t.training_step.objective, "label_smoothing", 0.2), {}),
+    ("the config's loss (the step keeps its objective)", lambda t: setattr(t.config, "loss", "minimax"), {}),
+    ("weight decay", lambda t: t.D_opt.hyper.__setitem__("weight_decay", 0.01), {}),
+    ("SGD's momentum switched on", lambda t: t.D_opt.hyper.__setitem__("momentum", 0.9),
+     dict(optimizer="sgd", momentum=0.0)),
+    ("BatchNorm's eps a NumPy scalar", lambda t: setattr(t.G[1], "eps", np.float64(1e-3)), {}),
+    ("float64 running statistics", lambda t: setattr(t.G[1].running_var, "data", t.G[1].running_var.data.astype(
+        np.float64)), {}),
+    ("a G_ema weight not contiguous", _fortran, {}),
+]
+
+
+@pytest.mark.parametrize("name, change, extra", CHANGES, ids=[c[0] for c in CHANGES])
+def test_by_default_what_the_eager_step_reads_afresh_is_followed(name, change, extra):
+    """What a user changes between steps — a parameter frozen, the config, a network's modules, mode,
+    dtype or hooks, the objective, the optimizer's hyper-parameters — the eager step reads each step: the
+    default step follows it as the eager step does (by running the eager step where the static one cannot,
+    and rebuilding where it can)."""
+    kw = dict(data="ring8", g_ema=0.9, batch_size=64, **extra)
     (eager_records, eager), (records, trainer) = _paired(kw, change)
     assert records == eager_records, name
     _assert_same_state(trainer, eager)
+
+
+def test_without_gradients_the_default_step_refuses_as_the_eager_step_does():
+    import minigan
+    from minigan.errors import GraphError
+
+    trainer, _ = _run(CONFIGS["seed GAN, float32"], static=None, steps=2)
+    with minigan.no_grad(), pytest.raises(GraphError):
+        trainer.step()
 
 
 def test_static_step_true_names_what_it_cannot_follow():

@@ -61,10 +61,11 @@ import numpy as np
 
 from minigan import autograd, backends, cpu, random
 from minigan.cuda import toggles
+from minigan.gan.objectives import Minimax, NonSaturating
 from minigan.gan.step import TrainingStep, check_finite, weight_grad_norms
 from minigan.nn import BatchNorm1d, Dense, LeakyReLU, ReLU, Sigmoid, Tanh
 from minigan.nn.activations import leaky_relu_arrays, leaky_relu_backward_arrays
-from minigan.nn.batchnorm import train_backward_arrays, train_forward_arrays
+from minigan.nn.batchnorm import python_numbers, train_backward_arrays, train_forward_arrays
 from minigan.nn.losses import bce_with_logits_arrays, bce_with_logits_backward_arrays
 from minigan.ops.elementwise import sigmoid_backward_arrays, stable_sigmoid, tanh_backward_arrays
 from minigan.profiler import record
@@ -131,25 +132,45 @@ def _hooks(training):
 
 def obstacle(training, watched=False):
     """Why the static step cannot run ``training``'s next step as it stands, or None: what the eager step
-    reads afresh each step and the static step would not — the configuration (checked again when it
-    changed), a frozen parameter, networks not of the run's dtype (after ``Module.double()``), a network
-    out of training mode, hooks on a network (which only the tape runs) and, when ``watched`` is asked
-    about, anomaly mode, ``minigan.profile()`` or the op trace (which see the tape's ops)."""
+    reads afresh each step and the static step would not replay — the configuration (checked again when it
+    changed), the step's objective, grad mode (``no_grad``), an optimizer's weight decay or NumPy-scalar
+    hyper-parameters, a frozen parameter, parameters or buffers not of the run's dtype (after
+    ``Module.double()``), BatchNorm's momentum or eps of a NumPy type, a network out of training mode,
+    hooks on a network (which only the tape runs) and, when ``watched`` is asked about, anomaly mode,
+    ``minigan.profile()`` or the op trace (which see the tape's ops). (What it can follow — replaced
+    arrays or modules, a slope, the objective's smoothing, kernel switches — makes it rebuild instead.)"""
     c = training.config
     try:
         check_supported(c, type(training))
     except ValueError as exc:
         return str(exc)
+    if type(training.objective) not in (Minimax, NonSaturating):
+        return f"static_step=True: the step's objective is {type(training.objective).__name__}; it runs the BCE losses"
+    if not autograd.is_grad_enabled():
+        return "static_step=True: gradients are off (no_grad); the eager step says so"
+    for opt_name, opt in (("G", training.G_opt), ("D", training.D_opt)):
+        if opt.hyper.get("weight_decay"):
+            return f"static_step=True: {opt_name}'s optimizer has weight_decay={opt.hyper['weight_decay']}"
+        odd = [k for k, v in opt.hyper.items() if type(v) not in (int, float, bool, tuple)]
+        if odd:  # a NumPy scalar computes in its own dtype; the update's array holds the run's
+            return f"static_step=True: {opt_name}'s optimizer has {odd[0]} of type {type(opt.hyper[odd[0]]).__name__}"
     dtype = np.dtype(c.dtype)
     if training.data.dtype != dtype:
         return f"static_step=True: the data are {training.data.dtype}, the run {c.dtype}"
     for name, model in _networks(training):
+        for path, b in model.named_buffers():
+            if b.dtype != dtype:
+                return f"static_step=True: {name}'s buffer {path!r} is {b.dtype}, the run {c.dtype}"
         for path, p in model.named_parameters():
             if p.dtype != dtype:
                 return f"static_step=True: {name}'s parameter {path!r} is {p.dtype}, the run {c.dtype}"
             if not p.requires_grad and name != "G_ema":
                 return (f"static_step=True: {name}'s parameter {path!r} is frozen (requires_grad=False): the static "
                         "step updates every parameter")
+        for path, module in model.named_modules():
+            if isinstance(module, BatchNorm1d) and not python_numbers(module.momentum, module.eps):
+                return (f"static_step=True: {name}'s BatchNorm {path!r} has momentum or eps of a NumPy type (its "
+                        "arithmetic then runs in that type's precision, not in the arrays' buffers)")
         if name != "G_ema" and not all(m.training for m in model.modules()):
             return f"static_step=True: {name} is in eval mode; the static step trains with batch statistics"
     found = _hooks(training)
@@ -260,7 +281,8 @@ class _DenseBatchNormLeakyReLU:
         self.bias_scratch = self.xp.empty_like(dense.bias)  # ∂ℓ/∂b when no gradient is kept
 
     def current(self):
-        return self.dense.current() and self.norm.current()
+        m = self.norm.module
+        return self.dense.current() and self.norm.current() and python_numbers(m.momentum, m.eps, self.slope)
 
     def slot(self, rows):
         slot = self.norm.slot(rows)  # out, scratch (the product y), mean, var, inv_std; dx becomes ∂ℓ/∂y
@@ -390,6 +412,7 @@ def _fusable_dense_leaky(dense, following):
 def _fusable_dense_norm_leaky(dense, norm, following):
     return (_fusable_dense_leaky(dense, following) and isinstance(norm, BatchNorm1d)
             and norm.affine and norm.track_running_stats and norm.weight.dtype == dense.weight.dtype
+            and python_numbers(norm.momentum, norm.eps)
             and cpu.use_fused("batchnorm", norm.weight.data))
 
 
@@ -409,6 +432,8 @@ class _Network:
             flat = optimizer._flat
             grads = {id(p): view for p, view in zip(optimizer.params, flat["grads"])}
         self.layers, modules = [], list(modules)
+        self.modules = modules
+        self.slopes = [m.negative_slope for m in modules if isinstance(m, LeakyReLU)]
         dtype = None
         skip = 0  # modules fused into the layer before them
         for i, module in enumerate(modules):
@@ -453,9 +478,13 @@ class _Network:
                 width = slots[-1].out.shape[1]
         return slots
 
-    def current(self):
-        """True while every array the layers were bound to is still the one its module holds."""
-        return all(layer.current() for layer in self.layers)
+    def current(self, modules):
+        """True while ``modules`` are the modules the layers were built from, with their slopes, and every
+        array the layers were bound to is still the one its module holds."""
+        modules = list(modules)
+        return (len(modules) == len(self.modules) and all(a is b for a, b in zip(modules, self.modules))
+                and [m.negative_slope for m in modules if isinstance(m, LeakyReLU)] == self.slopes
+                and all(layer.current() for layer in self.layers))
 
     def forward(self, slots, x):
         for layer, slot in zip(self.layers, slots):
@@ -522,15 +551,17 @@ class StaticStep:
         self.zs = [xp.empty((b, c.z_dim), dtype) for _ in range(c.d_steps + 1)]
         self.noise64 = xp.empty((b, c.z_dim), "float64")  # the eager step draws float64, then casts
         self.g_slots = self.G.slots(b, c.z_dim)
+        self.g_ema_slots = None if self.G_ema is None else self.G_ema.slots(b, c.z_dim)
         fake = self.g_slots[-1].out
         self.fake_packed = fake.reshape(rows, pack * data_dim)
         self.d_real_slots = self.D.slots(rows, pack * data_dim)
         self.d_fake_slots = self.D.slots(rows, pack * data_dim)
         self.fake_grad = self.d_fake_slots[0].dx.reshape(b, data_dim)  # ∂ℓ/∂G(z), D's input gradient unpacked
-        real_target = 1.0 - c.label_smoothing
-        self.real_loss = _BCELoss(rows, real_target, 1.0, dtype, xp)
+        # The losses of the step's own objective (built once by TrainingStep, as the eager step uses it).
+        self.objective, self.smoothing = ts.objective, ts.objective.label_smoothing
+        self.real_loss = _BCELoss(rows, 1.0 - self.smoothing, 1.0, dtype, xp)
         self.fake_loss = _BCELoss(rows, 0.0, 1.0, dtype, xp)
-        if c.loss == "nonsaturating":
+        if type(ts.objective) is NonSaturating:
             self.g_loss = _BCELoss(rows, 1.0, 1.0, dtype, xp)
         else:  # minimax: G minimises −BCE(f, 0)
             self.g_loss = _BCELoss(rows, 0.0, -1.0, dtype, xp)
@@ -568,7 +599,9 @@ class StaticStep:
         if self.G_ema is not None and any(a.data is not arrays[0] or p.data is not arrays[1]
                                           for (a, p), arrays in zip(self.ema_pairs, self.ema_arrays)):
             return False
-        return (self.G.current() and self.D.current() and (self.G_ema is None or self.G_ema.current())
+        return (self.G.current(ts.G) and self.D.current(list(ts.D.body) + [ts.D.head])
+                and (self.G_ema is None or self.G_ema.current(ts.G_ema))
+                and ts.objective is self.objective and ts.objective.label_smoothing == self.smoothing
                 and all(p.grad is view for opt in (ts.G_opt, ts.D_opt)
                         for p, view in zip(opt.params, opt._flat["grads"])))
 
@@ -673,6 +706,7 @@ class StaticStep:
         with record(type(opt).__name__ + ".step"):
             flat = opt._flat
             opt.apply_update(flat["param"], flat["grad"], flat["state"], flat["scratch"], *self.scalars[id(opt)][1][k])
+            opt._share_new_state()  # a buffer the update created (momentum switched on): each parameter's view
             t = opt.state[0]["step"] + 1
             for s in opt.state:
                 s["step"] = t
@@ -685,5 +719,5 @@ class StaticStep:
             average *= decay
             average += self.xp.multiply(p, 1.0 - decay, out=scratch)
         if self.training.G_ema.buffers():
-            self.G_ema.forward(self.g_slots, self.zs[-1])
+            self.G_ema.forward(self.g_ema_slots, self.zs[-1])
 
