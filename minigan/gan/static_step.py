@@ -119,17 +119,6 @@ def _networks(training):
     return [("G", training.G), ("D", training.D)] + ([("G_ema", training.G_ema)] if training.G_ema is not None else [])
 
 
-def _hooks(training):
-    """(network, path, module) of the first of G's, D's or G_ema's modules with hooks on it or on a
-    parameter, or None."""
-    for name, model in _networks(training):
-        for path, module in model.named_modules():
-            if module._forward_hooks or module._forward_pre_hooks or any(
-                    p._hooks for p in module._parameters.values() if p is not None):
-                return name, path or name, module
-    return None
-
-
 def obstacle(training, watched=False):
     """Why the static step cannot run ``training``'s next step as it stands, or None: what the eager step
     reads afresh each step and the static step would not replay — the configuration (checked again when it
@@ -157,28 +146,25 @@ def obstacle(training, watched=False):
     dtype = np.dtype(c.dtype)
     if training.data.dtype != dtype:
         return f"static_step=True: the data are {training.data.dtype}, the run {c.dtype}"
-    for name, model in _networks(training):
-        for path, b in model.named_buffers():
-            if b.dtype != dtype:
-                return f"static_step=True: {name}'s buffer {path!r} is {b.dtype}, the run {c.dtype}"
-        for path, p in model.named_parameters():
-            if p.dtype != dtype:
-                return f"static_step=True: {name}'s parameter {path!r} is {p.dtype}, the run {c.dtype}"
-            if not p.requires_grad and name != "G_ema":
-                return (f"static_step=True: {name}'s parameter {path!r} is frozen (requires_grad=False): the static "
-                        "step updates every parameter")
+    for name, model in _networks(training):  # one walk over each network's modules
         for path, module in model.named_modules():
+            where = f"{name}'s module {path or name!r} ({type(module).__name__})"
+            if module._forward_hooks or module._forward_pre_hooks or any(
+                    p._hooks for p in module._parameters.values() if p is not None):
+                return (f"static_step=True: {where} has hooks, which only the eager step runs (the static step "
+                        "records no graph); remove them, or train with static_step=None (the default: the eager "
+                        "step then runs) or False")
+            if name != "G_ema" and not module.training:
+                return f"static_step=True: {where} is in eval mode; the static step trains with batch statistics"
             if isinstance(module, BatchNorm1d) and not python_numbers(module.momentum, module.eps):
-                return (f"static_step=True: {name}'s BatchNorm {path!r} has momentum or eps of a NumPy type (its "
-                        "arithmetic then runs in that type's precision, not in the arrays' buffers)")
-        if name != "G_ema" and not all(m.training for m in model.modules()):
-            return f"static_step=True: {name} is in eval mode; the static step trains with batch statistics"
-    found = _hooks(training)
-    if found:
-        name, path, module = found
-        return (f"static_step=True: {name}'s module {path!r} ({type(module).__name__}) has hooks, which only the "
-                "eager step runs (the static step records no graph); remove them, or train with static_step=None "
-                "(the default: the eager step then runs) or False")
+                return (f"static_step=True: {where} has momentum or eps of a NumPy type (its arithmetic then "
+                        "runs in that type's precision, not in the arrays' buffers)")
+            for key, array in list(module._parameters.items()) + list(module._buffers.items()):
+                if array is not None and array.dtype != dtype:
+                    return f"static_step=True: {where}'s {key} is {array.dtype}, the run {c.dtype}"
+            if name != "G_ema" and any(p is not None and not p.requires_grad for p in module._parameters.values()):
+                return (f"static_step=True: {where} has a frozen parameter (requires_grad=False): the static step "
+                        "updates every parameter")
     if watched and autograd._watching:
         return "anomaly mode, minigan.profile() or the op trace is on"
     return None
