@@ -82,8 +82,8 @@ def _python_hyper(hyper, *scalars):
     """Whether the hyper-parameters are Python numbers (the plain update casts those to the array's dtype,
     as the kernels do; a NumPy scalar computes in its own) and the step's numbers are Python numbers or the
     static step's 1-element arrays."""
-    return (all(type(v) in (int, float, bool) for v in hyper.values())
-            and all(type(v) in (int, float) or (isinstance(v, np.ndarray) and v.shape == (1,)) for v in scalars))
+    return cpu.python_numbers(*hyper.values()) and all(
+        cpu.python_numbers(v) or (isinstance(v, np.ndarray) and v.shape == (1,)) for v in scalars)
 
 
 def gradient_array(p):

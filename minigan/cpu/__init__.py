@@ -64,6 +64,12 @@ def use_fused(family, *arrays):
     return compiled() is not None
 
 
+def python_numbers(*values):
+    """Whether every value is a Python int, float or bool: NumPy casts those to the array's dtype where they
+    meet an array, as the kernels cast them, where a NumPy scalar (np.float64) computes in its own dtype."""
+    return all(type(v) in (int, float, bool) for v in values)
+
+
 def status():
     """One line on the fused CPU kernels: in use (numba's version) or why not."""
     kernels = compiled()
@@ -85,23 +91,35 @@ def _scalar(value, dtype):
 
 
 # ----------------------------------------------------------------------------------- batchnorm
+def _statistics_arguments(x, running_mean, running_var, momentum, eps, mean, var):
+    """The arguments the BatchNorm kernels' statistics take after the input: the running statistics (the
+    batch's own buffers in their place when there are none, never written then), whether they are kept,
+    and 1 − momentum, momentum, momentum · m/(m − 1), ε and 1 in x's dtype."""
+    t, m = x.dtype.type, x.shape[0]
+    track = running_mean is not None
+    return (running_mean if track else mean, running_var if track else var, track, t(1 - momentum), t(momentum),
+            t(momentum * m / (m - 1)), t(eps), t(1))
+
+
+def _slope_arguments(slope, dtype):
+    """s, 1 − s and 0 in ``dtype``: what the LeakyReLU backwards take."""
+    t = dtype.type
+    slope = t(slope)
+    return slope, t(1) - slope, t(0)
+
+
 def batchnorm_forward(x, weight, bias, running_mean, running_var, momentum, eps, out, mean, var, inv_std):
     """``train_forward_arrays`` of :mod:`minigan.nn.batchnorm`, fused; every argument an array (the
     running statistics may be None, both or neither)."""
-    t = x.dtype.type
-    m = x.shape[0]
-    track = running_mean is not None
-    dummy = mean if not track else None
-    compiled().batchnorm_forward(
-        x, weight, bias, running_mean if track else dummy, running_var if track else dummy, track,
-        t(1 - momentum), t(momentum), t(momentum * m / (m - 1)), t(eps), t(1), out, mean, var, inv_std)
+    compiled().batchnorm_forward(x, weight, bias, *_statistics_arguments(x, running_mean, running_var, momentum, eps,
+                                                                         mean, var), out, mean, var, inv_std)
     return out, mean, inv_std
 
 
 def batchnorm_backward(g, x, weight, mean, inv_std, needs_x, out, sum_g, sum_g_x_hat):
     """``train_backward_arrays``, fused: (∂ℓ/∂x or None, Σ g x̂, Σ g)."""
     compiled().batchnorm_backward(g, x, weight, mean, inv_std, needs_x, g.dtype.type(x.shape[0]), out, sum_g,
-                                       sum_g_x_hat)
+                                  sum_g_x_hat)
     return (out if needs_x else None), sum_g_x_hat, sum_g
 
 
@@ -110,12 +128,9 @@ def bias_batchnorm_leaky_relu_forward(y, shift, weight, bias, running_mean, runn
     """A Dense layer's bias, BatchNorm (training) and a LeakyReLU in one kernel (the static step's G layers;
     families "batchnorm" and "bias_leaky_relu"): ``out`` = leaky(batch_norm(y + shift)), the numbers of
     the three plain ops; returns (out, mean, inv_std)."""
-    t = y.dtype.type
-    m = y.shape[0]
-    track = running_mean is not None
     compiled().bias_batchnorm_leaky_relu_forward(
-        y, shift, weight, bias, running_mean if track else mean, running_var if track else var, track,
-        t(1 - momentum), t(momentum), t(momentum * m / (m - 1)), t(eps), t(1), t(slope), out, mean, var, inv_std)
+        y, shift, weight, bias, *_statistics_arguments(y, running_mean, running_var, momentum, eps, mean, var),
+        y.dtype.type(slope), out, mean, var, inv_std)
     return out, mean, inv_std
 
 
@@ -123,10 +138,8 @@ def bias_batchnorm_leaky_relu_backward(g, out, y, shift, weight, mean, inv_std, 
                                        sum_g_x_hat):
     """Its backward: ∂ℓ/∂y into ``d_y``, ∂ℓ/∂shift, Σ g' and Σ g' x̂ (∂ℓ/∂β and ∂ℓ/∂γ, g' the gradient
     below the LeakyReLU) into the rest."""
-    t = g.dtype.type
-    slope = t(slope)
-    compiled().bias_batchnorm_leaky_relu_backward(g, out, y, shift, weight, mean, inv_std, slope, t(1) - slope, t(0),
-                                                  t(y.shape[0]), d_y, d_shift, sum_g, sum_g_x_hat)
+    compiled().bias_batchnorm_leaky_relu_backward(g, out, y, shift, weight, mean, inv_std, *_slope_arguments(slope, g.dtype),
+                                                  g.dtype.type(y.shape[0]), d_y, d_shift, sum_g, sum_g_x_hat)
     return d_y, d_shift, sum_g_x_hat, sum_g
 
 
@@ -139,9 +152,7 @@ def bias_leaky_relu_forward(y, bias, slope, out):
 
 def bias_leaky_relu_backward(g, out, slope, d_y, d_bias):
     """∂ℓ/∂(xW + b) = ([out > 0](1 − s) + s) g into ``d_y`` and its column sums (∂ℓ/∂b) into ``d_bias``."""
-    t = g.dtype.type
-    slope = t(slope)
-    compiled().bias_leaky_relu_backward(g, out, slope, t(1) - slope, t(0), d_y, d_bias)
+    compiled().bias_leaky_relu_backward(g, out, *_slope_arguments(slope, g.dtype), d_y, d_bias)
     return d_y, d_bias
 
 
@@ -150,20 +161,20 @@ def adam_update(param, g, m, v, max_v, beta1, beta2, eps, step_size, bias2_sqrt)
     """Adam's update (``minigan.optim.Adam.apply_update``) in one pass; ``max_v`` None without AMSGrad."""
     t, flat = param.dtype.type, _flat
     compiled().adam(flat(param), flat(g), flat(m), flat(v), flat(max_v if max_v is not None else v),
-                         max_v is not None, t(beta1), t(1 - beta1), t(beta2), t(1 - beta2), t(eps),
-                         _scalar(step_size, param.dtype), _scalar(bias2_sqrt, param.dtype))
+                    max_v is not None, t(beta1), t(1 - beta1), t(beta2), t(1 - beta2), t(eps),
+                    _scalar(step_size, param.dtype), _scalar(bias2_sqrt, param.dtype))
 
 
 def sgd_update(param, g, buffer, momentum, nesterov, lr):
     """SGD's update with an existing momentum buffer (or none: ``buffer`` None) in one pass."""
     t, flat = param.dtype.type, _flat
     compiled().sgd(flat(param), flat(g), flat(buffer if buffer is not None else g), buffer is not None,
-                        t(momentum), nesterov, _scalar(lr, param.dtype))
+                   t(momentum), nesterov, _scalar(lr, param.dtype))
 
 
 def rmsprop_update(param, g, square_avg, grad_avg, buffer, alpha, eps, momentum, lr):
     """RMSprop's update (centered when ``grad_avg`` is given, with momentum when ``buffer`` is) in one pass."""
     t, flat = param.dtype.type, _flat
     compiled().rmsprop(flat(param), flat(g), flat(square_avg), flat(grad_avg if grad_avg is not None else square_avg),
-                            grad_avg is not None, flat(buffer if buffer is not None else square_avg),
-                            buffer is not None, t(alpha), t(1 - alpha), t(eps), t(momentum), _scalar(lr, param.dtype))
+                       grad_avg is not None, flat(buffer if buffer is not None else square_avg),
+                       buffer is not None, t(alpha), t(1 - alpha), t(eps), t(momentum), _scalar(lr, param.dtype))

@@ -19,6 +19,12 @@ def _maximum(a, b):
     return a if (a >= b or a != a) else b
 
 
+@_jit
+def _leaky_relu_gradient(out, g, slope, one_minus_slope, zero):
+    """([out > 0](1 − s) + s) · g, as ``leaky_relu_backward_arrays`` computes it element by element."""
+    return ((one_minus_slope if out > 0 else zero) + slope) * g
+
+
 # ----------------------------------------------------------------------------------- batchnorm
 @_jit
 def _statistics(y, shift, shifted, running_mean, running_var, track, one_minus_momentum, momentum,
@@ -102,17 +108,17 @@ def bias_batchnorm_leaky_relu_backward(g, out, y, shift, weight, mean, inv_std, 
     from y + shift) and the bias: ∂ℓ/∂y into ``d_y`` and its column sums (∂ℓ/∂shift) into ``d_shift``."""
     n, c = y.shape
     for j in range(c):
-        gj = ((one_minus_slope if out[0, j] > 0 else zero) + slope) * g[0, j]
+        gj = _leaky_relu_gradient(out[0, j], g[0, j], slope, one_minus_slope, zero)
         sum_g[j] = gj
         sum_g_x_hat[j] = gj * ((y[0, j] + shift[j] - mean[j]) * inv_std[j])
     for i in range(1, n):
         for j in range(c):
-            gj = ((one_minus_slope if out[i, j] > 0 else zero) + slope) * g[i, j]
+            gj = _leaky_relu_gradient(out[i, j], g[i, j], slope, one_minus_slope, zero)
             sum_g[j] += gj
             sum_g_x_hat[j] += gj * ((y[i, j] + shift[j] - mean[j]) * inv_std[j])
     for i in range(n):
         for j in range(c):
-            gj = ((one_minus_slope if out[i, j] > 0 else zero) + slope) * g[i, j]
+            gj = _leaky_relu_gradient(out[i, j], g[i, j], slope, one_minus_slope, zero)
             x_hat = (y[i, j] + shift[j] - mean[j]) * inv_std[j]
             d = (gj * m - sum_g[j] - x_hat * sum_g_x_hat[j]) * (inv_std[j] * weight[j] / m)
             d_y[i, j] = d
@@ -137,7 +143,7 @@ def bias_leaky_relu_backward(g, out, slope, one_minus_slope, zero, d_y, d_bias):
     n, c = g.shape
     for i in range(n):
         for j in range(c):
-            d_y[i, j] = ((one_minus_slope if out[i, j] > 0 else zero) + slope) * g[i, j]
+            d_y[i, j] = _leaky_relu_gradient(out[i, j], g[i, j], slope, one_minus_slope, zero)
     for j in range(c):
         d_bias[j] = d_y[0, j]
     for i in range(1, n):

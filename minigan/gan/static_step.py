@@ -65,7 +65,7 @@ from minigan.gan.objectives import Minimax, NonSaturating
 from minigan.gan.step import TrainingStep, check_finite, weight_grad_norms
 from minigan.nn import BatchNorm1d, Dense, LeakyReLU, ReLU, Sigmoid, Tanh
 from minigan.nn.activations import leaky_relu_arrays, leaky_relu_backward_arrays
-from minigan.nn.batchnorm import python_numbers, train_backward_arrays, train_forward_arrays
+from minigan.nn.batchnorm import train_backward_arrays, train_forward_arrays
 from minigan.nn.losses import bce_with_logits_arrays, bce_with_logits_backward_arrays
 from minigan.ops.elementwise import sigmoid_backward_arrays, stable_sigmoid, tanh_backward_arrays
 from minigan.profiler import record
@@ -140,7 +140,7 @@ def obstacle(training, watched=False):
     for opt_name, opt in (("G", training.G_opt), ("D", training.D_opt)):
         if opt.hyper.get("weight_decay"):
             return f"static_step=True: {opt_name}'s optimizer has weight_decay={opt.hyper['weight_decay']}"
-        odd = [k for k, v in opt.hyper.items() if type(v) not in (int, float, bool, tuple)]
+        odd = [k for k, v in opt.hyper.items() if not cpu.python_numbers(v)]
         if odd:  # a NumPy scalar computes in its own dtype; the update's array holds the run's
             return f"static_step=True: {opt_name}'s optimizer has {odd[0]} of type {type(opt.hyper[odd[0]]).__name__}"
     dtype = np.dtype(c.dtype)
@@ -156,7 +156,7 @@ def obstacle(training, watched=False):
                         "step then runs) or False")
             if name != "G_ema" and not module.training:
                 return f"static_step=True: {where} is in eval mode; the static step trains with batch statistics"
-            if isinstance(module, BatchNorm1d) and not python_numbers(module.momentum, module.eps):
+            if isinstance(module, BatchNorm1d) and not cpu.python_numbers(module.momentum, module.eps):
                 return (f"static_step=True: {where} has momentum or eps of a NumPy type (its arithmetic then "
                         "runs in that type's precision, not in the arrays' buffers)")
             for key, array in list(module._parameters.items()) + list(module._buffers.items()):
@@ -207,10 +207,7 @@ class _Dense:
             if self.bias is not None:
                 xp.sum(g, axis=0, out=d_bias)
             if grads == ADD:
-                total_weight, total_bias = self.grads
-                total_weight += d_weight
-                if self.bias is not None:
-                    total_bias += d_bias
+                _add_into(self.grads, (d_weight, d_bias))
         if not needs_x:
             return None
         if self.weight.shape[1] == 1:  # D's head: a K = 1 product is the broadcast one (linear's backward)
@@ -248,9 +245,7 @@ class _DenseLeakyReLU(_Dense):
         if grads is not None:
             xp.matmul(x.T, d, out=d_weight)
             if grads == ADD:
-                total_weight, total_bias = self.grads
-                total_weight += d_weight
-                total_bias += d_bias
+                _add_into(self.grads, (d_weight, d_bias))
         return xp.matmul(d, slot.transposed, out=slot.dx) if needs_x else None
 
 
@@ -268,7 +263,7 @@ class _DenseBatchNormLeakyReLU:
 
     def current(self):
         m = self.norm.module
-        return self.dense.current() and self.norm.current() and python_numbers(m.momentum, m.eps, self.slope)
+        return self.dense.current() and self.norm.current() and cpu.python_numbers(m.momentum, m.eps, self.slope)
 
     def slot(self, rows):
         slot = self.norm.slot(rows)  # out, scratch (the product y), mean, var, inv_std; dx becomes ∂ℓ/∂y
@@ -298,8 +293,7 @@ class _DenseBatchNormLeakyReLU:
         if grads is not None:
             xp.matmul(x.T, d_y, out=d_weight)
             if grads == ADD:
-                for total, part in zip(d.grads + n.grads, (d_weight, d_bias, d_gamma, d_beta)):
-                    total += part
+                _add_into(d.grads + n.grads, (d_weight, d_bias, d_gamma, d_beta))
         return xp.matmul(d_y, d.weight.T, out=slot.dx) if needs_x else None
 
 
@@ -338,9 +332,7 @@ class _BatchNorm:
                                           out=slot.dx, x_hat=slot.scratch, sum_g=d_bias, sum_g_x_hat=d_weight,
                                           per_feature=self.per_feature)
         if grads == ADD:
-            total_weight, total_bias = self.grads
-            total_weight += d_weight
-            total_bias += d_bias
+            _add_into(self.grads, (d_weight, d_bias))
         return d_x
 
 
@@ -384,6 +376,13 @@ class _Activation:
         return sigmoid_backward_arrays(g, y, da=slot.dx)
 
 
+def _add_into(totals, parts):
+    """Each gradient of a second pass added to the first's (a weight D used on the real and the fake rows)."""
+    for total, part in zip(totals, parts):
+        if total is not None:
+            total += part
+
+
 def _supports_leaky_slope(module):
     slope = module.negative_slope
     return 0 <= slope <= 1 and (1 - slope) + slope == 1
@@ -398,7 +397,7 @@ def _fusable_dense_leaky(dense, following):
 def _fusable_dense_norm_leaky(dense, norm, following):
     return (_fusable_dense_leaky(dense, following) and isinstance(norm, BatchNorm1d)
             and norm.affine and norm.track_running_stats and norm.weight.dtype == dense.weight.dtype
-            and python_numbers(norm.momentum, norm.eps)
+            and cpu.python_numbers(norm.momentum, norm.eps)
             and cpu.use_fused("batchnorm", norm.weight.data))
 
 
@@ -558,11 +557,10 @@ class StaticStep:
             array = xp.empty((updates, len(opt.step_scalars(1))), dtype)
             self.scalars[id(opt)] = (array, [[row[i:i + 1] for i in range(row.size)] for row in array])
         if ts.G_ema is not None:
-            self.ema_pairs = list(zip(ts.G_ema.parameters(), ts.G.parameters()))
             largest = max(p.size for p in ts.G.parameters())
             self.ema_scratch = xp.empty(largest, dtype)
             self.ema_views = [self.ema_scratch[:p.size].reshape(p.shape) for p in ts.G.parameters()]
-            self.ema_arrays = [(a.data, p.data) for a, p in self.ema_pairs]
+            self.ema_arrays = [(a.data, p.data) for a, p in zip(ts.G_ema.parameters(), ts.G.parameters())]
         for opt in (ts.G_opt, ts.D_opt):  # the gradients live in the flat array: .grad shows them
             for p, view in zip(opt.params, opt._flat["grads"]):
                 p.grad = view
@@ -581,9 +579,6 @@ class StaticStep:
         if not self.built or toggles._enabled != self.switches or vars(ts.config) != self.config_seen:
             return False
         if not self._flat_paths():
-            return False
-        if self.G_ema is not None and any(a.data is not arrays[0] or p.data is not arrays[1]
-                                          for (a, p), arrays in zip(self.ema_pairs, self.ema_arrays)):
             return False
         return (self.G.current(ts.G) and self.D.current(list(ts.D.body) + [ts.D.head])
                 and (self.G_ema is None or self.G_ema.current(ts.G_ema))

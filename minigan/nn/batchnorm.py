@@ -128,7 +128,7 @@ def train_forward_arrays(x, axes, weight, bias, running_mean, running_var, momen
     operations in the same order either way, so the numbers are the same bit for bit. On (N, C) NumPy
     arrays with the fused CPU kernels on (:mod:`minigan.cpu`) the same arithmetic runs in three passes
     (``square`` and ``per_feature`` then go unused)."""
-    if bias is not None and (running_mean is None) == (running_var is None) and python_numbers(momentum, eps) and _fused(
+    if bias is not None and (running_mean is None) == (running_var is None) and cpu.python_numbers(momentum, eps) and _fused(
             x, weight, bias, running_mean, running_var):
         return cpu.batchnorm_forward(x, weight, bias, running_mean, running_var, momentum, eps,
                                      *_buffers((out, x.shape), (mean, weight.shape), (var, weight.shape),
@@ -184,12 +184,6 @@ def _fused(x, weight, *others):
         return False
     arrays = [x, weight] + [a for a in others if a is not None]
     return all(a.dtype == x.dtype for a in arrays) and cpu.use_fused("batchnorm", *arrays)
-
-
-def python_numbers(*values):
-    """Whether every value is a Python int or float: NumPy casts those to the array's dtype, as the fused
-    kernels do, where a NumPy scalar (np.float64) computes in its own."""
-    return all(type(v) in (int, float) for v in values)
 
 
 def _buffers(*wanted, like):

@@ -42,13 +42,13 @@ def linear(x, weight, bias=None):
     return Tensor._from_op(out, parents, backward, "linear", saved=saved)
 
 
-def outer_or_matmul(a, b, out=None):
+def outer_or_matmul(a, b):
     """a @ b; for a (N, 1) and b (1, M) on arrays — the gradient through a one-output layer, D's head — the
     product a · b, broadcast: the same numbers (a K = 1 product sums nothing; only a zero's sign may differ,
     −0 where BLAS adds the product to +0) at a third of BLAS's time."""
     if a.ndim == 2 and a.shape[1] == 1 and not isinstance(a, Tensor):
-        return namespace(a).multiply(a, b, out=out)
-    return a @ b if out is None else namespace(a).matmul(a, b, out=out)
+        return namespace(a).multiply(a, b)
+    return a @ b
 
 
 def linear_leaky_relu(x, weight, bias=None, negative_slope=0.2):
