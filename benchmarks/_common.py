@@ -76,6 +76,27 @@ def load_jax(threads=None):
     return jax, None
 
 
+def requested_jax(args, what="JAX comparison"):
+    """(jax, None), or (None, why not): JAX started for ``args.threads`` unless ``--no-jax`` was given; the
+    reason is printed when it is skipped."""
+    jax, reason = (None, "--no-jax was given") if args.no_jax else load_jax(args.threads)
+    if jax is None:
+        print(f"{what} skipped: {reason}")
+    return jax, reason
+
+
+def jax_adam_update(jax, params, grads, m, v, t, lr, betas, eps=1e-8):
+    """PyTorch's Adam rule on JAX pytrees, for the JAX peers: (params, m, v) after step ``t`` (counted from
+    1): m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², θ ← θ − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)."""
+    tree_map, jnp = jax.tree_util.tree_map, jax.numpy
+    beta1, beta2 = betas
+    m = tree_map(lambda m, g: beta1 * m + (1 - beta1) * g, m, grads)
+    v = tree_map(lambda v, g: beta2 * v + (1 - beta2) * g * g, v, grads)
+    step_size, root = lr / (1 - beta1 ** t), jnp.sqrt(1 - beta2 ** t)
+    params = tree_map(lambda p, m, v: p - step_size * m / (jnp.sqrt(v) / root + eps), params, m, v)
+    return params, m, v
+
+
 def load_cupy():
     """(cupy, None) if CuPy and a usable GPU are present, else (None, the reason) — minigan's own check."""
     from minigan.backends import load_cupy as _load

@@ -291,13 +291,7 @@ class JaxStep:
             return jnp.mean(jnp.maximum(logits, 0) - logits * target + jnp.log1p(jnp.exp(-jnp.abs(logits))))
 
         def adam(params, grads, moments, t):
-            m, v = moments
-            m = jax.tree_util.tree_map(lambda m, g: beta1 * m + (1 - beta1) * g, m, grads)
-            v = jax.tree_util.tree_map(lambda v, g: beta2 * v + (1 - beta2) * g * g, v, grads)
-            step_size = lr / (1 - beta1 ** t)
-            root = jnp.sqrt(1 - beta2 ** t)
-            params = jax.tree_util.tree_map(lambda p, m, v: p - step_size * m / (jnp.sqrt(v) / root + eps),
-                                            params, m, v)
+            params, m, v = _common.jax_adam_update(jax, params, grads, *moments, t, lr, (beta1, beta2), eps)
             return params, (m, v)
 
         def weight_norms(grads):

@@ -144,11 +144,7 @@ def main(argv=None):
     parser.add_argument("--no-jax", action="store_true")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    jax = None
-    if not args.no_jax:
-        jax, reason = _common.load_jax(args.threads)
-        if jax is None:
-            print(f"XLA's products skipped: {reason}")
+    jax, _ = _common.requested_jax(args, "XLA's products")
     threads = _common.configure_threads(args.threads)
     print(f"threads: {threads['description']}")
     from minigan import cpu

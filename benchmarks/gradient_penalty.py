@@ -203,7 +203,6 @@ class JaxCritic:
         self.jax, self.draws, self.k = jax, draws, 0
         data, fake = jnp.asarray(draws.data), jnp.asarray(draws.fake)
         slope = CRITIC["negative_slope"]
-        (beta1, beta2), lr = ADAM["betas"], ADAM["lr"]
         tree_map = jax.tree_util.tree_map
 
         def critic(params, x):
@@ -222,10 +221,8 @@ class JaxCritic:
         def step(state, index, eps):
             loss, grads = jax.value_and_grad(loss_fn)(state["params"], data[index], eps)
             t = state["t"] + 1
-            m = tree_map(lambda m, g: beta1 * m + (1 - beta1) * g, state["m"], grads)
-            v = tree_map(lambda v, g: beta2 * v + (1 - beta2) * g * g, state["v"], grads)
-            size, root = lr / (1 - beta1 ** t), jnp.sqrt(1 - beta2 ** t)
-            params = tree_map(lambda p, m, v: p - size * m / (jnp.sqrt(v) / root + 1e-8), state["params"], m, v)
+            params, m, v = _common.jax_adam_update(jax, state["params"], grads, state["m"], state["v"], t,
+                                                   ADAM["lr"], ADAM["betas"])
             return {"params": params, "m": m, "v": v, "t": t}, loss
 
         params = [(jnp.asarray(d.weight.data), jnp.asarray(d.bias.data)) for d in weights_from.dense_layers]
@@ -412,9 +409,7 @@ def main(argv=None):
     torch, torch_reason = (None, "--no-torch was given") if args.no_torch else _common.load_torch()
     if torch is None:
         print(f"PyTorch comparison skipped: {torch_reason}")
-    args.jax, args.jax_reason = (None, "--no-jax was given") if args.no_jax else _common.load_jax(args.threads)
-    if args.jax is None:
-        print(f"JAX comparison skipped: {args.jax_reason}")
+    args.jax, args.jax_reason = _common.requested_jax(args)
     threads = _common.configure_threads(args.threads, torch)
     args.gap_s = _common.default_gap_s(args.gap_ms, threads["threads"], mixed=torch is not None)
     payload["threads"] = threads

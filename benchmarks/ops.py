@@ -192,14 +192,10 @@ def jax_adam(jax, shapes, rng):
     grads = [jnp.asarray(rng.standard_normal(s, dtype=np.float32) * 1e-3) for s in shapes]
     state = {"params": params, "m": [jnp.zeros_like(p) for p in params], "v": [jnp.zeros_like(p) for p in params],
              "t": jnp.zeros((), jnp.float32)}
-    (beta1, beta2), lr = ADAM["betas"], ADAM["lr"]
-
     def update(state, grads):
         t = state["t"] + 1
-        m = [beta1 * m + (1 - beta1) * g for m, g in zip(state["m"], grads)]
-        v = [beta2 * v + (1 - beta2) * g * g for v, g in zip(state["v"], grads)]
-        step, root = lr / (1 - beta1 ** t), jnp.sqrt(1 - beta2 ** t)
-        params = [p - step * m / (jnp.sqrt(v) / root + 1e-8) for p, m, v in zip(state["params"], m, v)]
+        params, m, v = _common.jax_adam_update(jax, state["params"], grads, state["m"], state["v"], t, ADAM["lr"],
+                                               ADAM["betas"])
         return {"params": params, "m": m, "v": v, "t": t}
 
     jitted = jax.jit(update, donate_argnums=0)
@@ -342,9 +338,7 @@ def measure(cases, repeats, gap_s=0.0):
 def main(argv=None):
     args = parse_args(argv)
     torch, reason, threads, gap_s, machine = _common.start_comparison(args)
-    jax, jax_reason = (None, "--no-jax was given") if args.no_jax else _common.load_jax(args.threads)
-    if jax is None:
-        print(f"JAX comparison skipped: {jax_reason}")
+    jax, _ = _common.requested_jax(args)
     rng = np.random.default_rng(0)
 
     rows = []

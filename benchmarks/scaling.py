@@ -98,9 +98,7 @@ def plot(path, by_batch, by_width, width_batch, title):
 def main(argv=None):
     args = parse_args(argv)
     torch, reason, threads, args.gap_s, machine = _common.start_comparison(args)
-    args.jax, args.jax_reason = (None, "--no-jax was given") if args.no_jax else _common.load_jax(args.threads)
-    if args.jax is None:
-        print(f"JAX comparison skipped: {args.jax_reason}")
+    args.jax, args.jax_reason = _common.requested_jax(args)
     data = benchmark_data()
     print("batch-size sweep (seed GAN, width 500):")
     by_batch = [point(data, n, 500, args, torch, reason) for n in args.batch_sizes]

@@ -134,11 +134,8 @@ def main(argv=None):
         torch, torch_reason = _common.load_torch()
     if torch is None:
         print(f"PyTorch comparison skipped: {torch_reason}")
-    args.jax, args.jax_reason = None, "--no-jax was given" if args.no_jax else "JAX is compared on the CPU only"
-    if args.backend == "numpy" and not args.no_jax:
-        args.jax, args.jax_reason = _common.load_jax(args.threads)
-        if args.jax is None:
-            print(f"JAX comparison skipped: {args.jax_reason}")
+    args.jax, args.jax_reason = (_common.requested_jax(args) if args.backend == "numpy"
+                                 else (None, "JAX is compared on the CPU only"))
     if args.check and args.jax is not None:
         payload["check_jax"] = {"tolerance": 2e-4, "worst_relative_errors": check_jax_matches_minigan(args.jax)}
         print(f"JAX peer = minigan's step from the same weights and draws: {payload['check_jax']}")
