@@ -51,6 +51,18 @@ def randn(*shape, dtype=None, requires_grad=False, backend=None, rows=None):
     return _tensor(_generator.standard_normal(shape), dtype, requires_grad, backend, rows)
 
 
+def randn_into(out, scratch=None):
+    """:func:`randn`'s draw of ``out.shape`` written into the NumPy array ``out``, allocating nothing: the
+    same numbers and the same move of the stream. The draw is float64, as :func:`randn` draws before it
+    casts: another dtype goes through ``scratch`` (float64, ``out``'s shape). The static training step
+    (:mod:`minigan.gan.static_step`) draws its noise so."""
+    if out.dtype == np.float64:
+        return _generator.standard_normal(out=out)
+    _generator.standard_normal(out=scratch)
+    np.copyto(out, scratch)
+    return out
+
+
 def uniform(low, high, shape, dtype=None, requires_grad=False, backend=None, rows=None):
     """A tensor of draws uniform on [low, high)."""
     return _tensor(_generator.uniform(low, high, size=shape), dtype, requires_grad, backend, rows)

@@ -68,6 +68,20 @@ def test_static_step_gives_the_eager_numbers_bit_for_bit(name, eager_calls):
     _assert_same_state(static, eager)  # weights, optimizer state, running statistics, G_ema, random state
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_randn_into_draws_what_randn_draws(dtype):
+    from minigan import random
+
+    random.seed(3)
+    expected = random.randn(5, 4, dtype=dtype.__name__).data
+    after = random.generator().standard_normal(3)
+    random.seed(3)
+    out = np.empty((5, 4), dtype)
+    assert random.randn_into(out, np.empty((5, 4))) is out
+    assert np.array_equal(out, expected)
+    assert np.array_equal(random.generator().standard_normal(3), after)  # the stream moved alike
+
+
 def test_parameter_gradients_are_views_of_the_optimizers_flat_array():
     trainer, _ = _run(CONFIGS["seed GAN, float32"], static=True, steps=3)
     for opt in (trainer.G_opt, trainer.D_opt):

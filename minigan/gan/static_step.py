@@ -630,11 +630,7 @@ class StaticStep:
 
     def _draw_noise(self, z):
         with record("noise"):
-            if z.dtype == self.noise64.dtype:
-                random.generator().standard_normal(out=z)
-            else:
-                random.generator().standard_normal(out=self.noise64)
-                self.xp.copyto(z, self.noise64)
+            random.randn_into(z, self.noise64)
 
     def run(self, step, grad_norms=True):
         """Step ``step`` on the arrays :meth:`prepare` filled: the D updates, the G update and G_ema's; its
