@@ -48,6 +48,27 @@ def test_ab_benchmark_interleaves_two_settings_of_one_tree(tmp_path):
     assert {len(r["times_ms"]) for r in payload["results"]["8"].values()} == {3}
 
 
+@pytest.mark.parametrize("values, message", [
+    (["only-a-label"], "needs a LABEL and a TREE"),
+    (["a", ROOT, "static_step"], "is not KEY=VALUE"),
+    (["a", ROOT, "lr=fast"], "is not a JSON value"),
+    (["a", "/nonexistent-tree"], "holds no minigan package"),
+])
+def test_ab_benchmark_refuses_a_bad_system_by_name(values, message):
+    from benchmarks.ab import parse_system
+
+    with pytest.raises(SystemExit, match=message):
+        parse_system(values)
+
+
+def test_ab_benchmark_reads_settings_as_environment_or_config():
+    from benchmarks.ab import parse_system
+
+    label, tree, environment, config = parse_system(["plain", ROOT, "MINIGAN_KERNELS=0", "static_step=false", "lr=1e-3"])
+    assert (label, tree) == ("plain", ROOT)
+    assert environment == {"MINIGAN_KERNELS": "0"} and config == {"static_step": False, "lr": 1e-3}
+
+
 def test_breakdown_benchmark_runs(tmp_path):
     out = tmp_path / "breakdown.json"
     result = subprocess.run([sys.executable, "-m", "benchmarks.breakdown", "--batch-sizes", "8", "--steps", "2",

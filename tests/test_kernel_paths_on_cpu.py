@@ -149,3 +149,14 @@ def test_gradients_reduced_for_a_kernel_launch_go_to_the_kernel_once(kernels_say
     assert sizes == [sum(p.size for p in layer.parameters())] and opt._flat is None
     for got, g in zip(seen[0], grads[0]):
         np.testing.assert_array_equal(got, g * 0.5)
+
+
+def test_without_numba_the_cpu_kernels_step_aside(monkeypatch):
+    """numba missing (or failing to load): no family is used on NumPy arrays, and minigan.cpu says what
+    to install; the plain ops run."""
+    from minigan import cpu
+
+    monkeypatch.setattr(cpu, "_numba", False)
+    assert cpu.compiled() is None
+    assert not cpu.use_fused("batchnorm", np.ones((4, 3)))
+    assert 'pip install "minigan[fused]"' in cpu.status()
